@@ -1,0 +1,68 @@
+"""Catalog aggregates: categories and products (with their stock)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models.functions import Upper
+
+
+class Category(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=140, unique=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["name"]
+        indexes = [models.Index(fields=["name", "id"], name="category_name_id")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD")
+    stock_quantity = models.IntegerField(default=0)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="products"
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_non_negative"),
+            models.CheckConstraint(condition=models.Q(stock_quantity__gte=0), name="product_stock_non_negative"),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="product_currency_iso"),
+        ]
+        indexes = [
+            # Keyset pagination for each sort order (the id breaks ties).
+            models.Index(fields=["name", "id"], name="product_name_id"),
+            models.Index(fields=["price", "id"], name="product_price_id"),
+            models.Index(fields=["created_at", "id"], name="product_created_id"),
+            # Case-insensitive substring search (`icontains` compiles to UPPER(col) LIKE UPPER(%s)).
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="product_name_trgm"),
+            GinIndex(OpClass(Upper("sku"), name="gin_trgm_ops"), name="product_sku_trgm"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock_quantity > 0

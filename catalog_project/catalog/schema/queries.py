@@ -1,0 +1,113 @@
+"""Catalog read operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+from common.graphql.errors import BadUserInput
+from graphene import relay
+
+from catalog import queries
+from catalog.schema.types import CategoryType, ProductConnection, ProductType
+from catalog.validation import parse_uuid
+
+ProductOrderBy = graphene.Enum(
+    "ProductOrderBy", [(order.name, order.name) for order in queries.ProductOrder], description="Sort order of products."
+)
+
+
+class ProductFilterInput(graphene.InputObjectType):
+    search = graphene.String(description="Case-insensitive match in the name or SKU.")
+    category_id = graphene.ID(description="Products of this category and its subcategories.")
+    min_price = graphene.Decimal()
+    max_price = graphene.Decimal()
+    in_stock = graphene.Boolean()
+    is_active = graphene.Boolean()
+
+
+def _product_filter(raw: dict[str, Any] | None) -> queries.ProductFilter:
+    raw = raw or {}
+    category_id = raw.get("category_id")
+    min_price, max_price = raw.get("min_price"), raw.get("max_price")
+    if min_price is not None and max_price is not None and min_price > max_price:
+        raise BadUserInput("`minPrice` is above `maxPrice`.", fields={"minPrice": ["Must not exceed maxPrice."]})
+    search = raw.get("search")
+    if search is not None and len(search) > 200:
+        raise BadUserInput("Search text is too long.", fields={"search": ["At most 200 characters."]})
+    return queries.ProductFilter(
+        search=search,
+        category_id=parse_uuid(category_id, "categoryId") if category_id is not None else None,
+        min_price=min_price,
+        max_price=max_price,
+        in_stock=raw.get("in_stock"),
+        is_active=raw.get("is_active"),
+    )
+
+
+class CatalogQuery(graphene.ObjectType):
+    class Meta:
+        name = "Query"
+
+    product = graphene.Field(ProductType, id=graphene.ID(required=True))
+    product_by_sku = graphene.Field(ProductType, sku=graphene.String(required=True))
+    products = graphene.Field(
+        ProductConnection,
+        required=True,
+        filter=ProductFilterInput(),
+        order_by=ProductOrderBy(default_value="NAME_ASC"),
+        first=graphene.Int(default_value=20, description=f"Page size, 1 to {queries.MAX_PAGE_SIZE}."),
+        after=graphene.String(),
+    )
+    category = graphene.Field(CategoryType, id=graphene.ID(required=True))
+    categories = graphene.List(graphene.NonNull(CategoryType), required=True)
+
+    @staticmethod
+    def resolve_product(root: Any, info: graphene.ResolveInfo, id: str) -> Any:
+        return queries.get_product(id)
+
+    @staticmethod
+    def resolve_product_by_sku(root: Any, info: graphene.ResolveInfo, sku: str) -> Any:
+        return queries.get_product_by_sku(sku)
+
+    @staticmethod
+    def resolve_products(
+        root: Any,
+        info: graphene.ResolveInfo,
+        first: int,
+        order_by: Any,
+        after: str | None = None,
+        filter: dict[str, Any] | None = None,
+    ) -> ProductConnection:
+        if not 1 <= first <= queries.MAX_PAGE_SIZE:
+            raise BadUserInput(
+                f"`first` must be between 1 and {queries.MAX_PAGE_SIZE}.",
+                fields={"first": [f"Between 1 and {queries.MAX_PAGE_SIZE}."]},
+            )
+        order_name = order_by if isinstance(order_by, str) else order_by.name
+        page, filtered = queries.product_page(
+            product_filter=_product_filter(filter),
+            order=queries.ProductOrder[order_name],
+            first=first,
+            after=after,
+        )
+        edges = [ProductConnection.Edge(node=node, cursor=cursor) for node, cursor in zip(page.items, page.cursors, strict=True)]
+        connection = ProductConnection(
+            edges=edges,
+            page_info=relay.PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+        )
+        connection.filtered_queryset = filtered
+        return connection
+
+    @staticmethod
+    def resolve_category(root: Any, info: graphene.ResolveInfo, id: str) -> Any:
+        return queries.get_category(id)
+
+    @staticmethod
+    def resolve_categories(root: Any, info: graphene.ResolveInfo) -> Any:
+        return queries.list_categories()

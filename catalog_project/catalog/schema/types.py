@@ -1,0 +1,74 @@
+"""GraphQL object types of the catalog (federation entities Product and Category)."""
+
+from __future__ import annotations
+
+import graphene
+from graphene import relay
+from graphene_django import DjangoObjectType
+from graphene_federation import key
+
+from catalog.models import Category, Product
+
+
+class Money(graphene.ObjectType):
+    amount = graphene.Decimal(required=True)
+    currency = graphene.String(required=True, description="ISO 4217 code.")
+
+
+@key(fields="id")
+class CategoryType(DjangoObjectType):
+    id = graphene.ID(required=True)
+    parent = graphene.Field(lambda: CategoryType)
+    children = graphene.List(graphene.NonNull(lambda: CategoryType), required=True)
+
+    class Meta:
+        model = Category
+        name = "Category"
+        fields = ("id", "name", "slug", "parent", "children", "created_at", "updated_at")
+
+    @staticmethod
+    def resolve_children(category: Category, info: graphene.ResolveInfo) -> list[Category]:
+        # Served from prefetch_related("children") when the list query asked for it.
+        return list(category.children.all())
+
+
+@key(fields="id")
+class ProductType(DjangoObjectType):
+    id = graphene.ID(required=True)
+    price = graphene.Field(Money, required=True)
+    in_stock = graphene.Boolean(required=True)
+    category = graphene.Field(CategoryType)
+
+    class Meta:
+        model = Product
+        name = "Product"
+        fields = (
+            "id",
+            "sku",
+            "name",
+            "description",
+            "stock_quantity",
+            "category",
+            "is_active",
+            "created_at",
+            "updated_at",
+        )
+
+    @staticmethod
+    def resolve_price(product: Product, info: graphene.ResolveInfo) -> Money:
+        return Money(amount=product.price, currency=product.currency)
+
+    @staticmethod
+    def resolve_in_stock(product: Product, info: graphene.ResolveInfo) -> bool:
+        return product.in_stock
+
+
+class ProductConnection(relay.Connection):
+    class Meta:
+        node = ProductType
+
+    total_count = graphene.Int(required=True, description="Products matching the filter, over all pages.")
+
+    def resolve_total_count(self, info: graphene.ResolveInfo) -> int:
+        # Counted only when a client asks for it.
+        return self.filtered_queryset.count()

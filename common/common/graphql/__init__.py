@@ -1,0 +1,1 @@
+"""GraphQL helpers shared by code-first (graphene) and schema-first (ariadne) services."""

@@ -1,0 +1,110 @@
+"""Client-facing GraphQL errors with a machine-readable `extensions.code`.
+
+Resolvers raise these; anything else that escapes a resolver is an unexpected
+failure and is masked (logged server-side, `INTERNAL_SERVER_ERROR` to the client).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+
+logger = logging.getLogger("common.graphql")
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+NOT_FOUND = "NOT_FOUND"
+CONFLICT = "CONFLICT"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_REQUEST = "BAD_REQUEST"
+
+
+class ClientError(GraphQLError):
+    """Base for errors whose message is safe to show to the API client."""
+
+    code = BAD_REQUEST
+
+    def __init__(self, message: str, **details: Any) -> None:
+        extensions = {"code": self.code}
+        extensions.update({key: value for key, value in details.items() if value is not None})
+        super().__init__(message, extensions=extensions)
+
+
+class BadUserInput(ClientError):
+    """Invalid arguments. `fields` maps an input field name to a list of messages."""
+
+    code = BAD_USER_INPUT
+
+    def __init__(self, message: str = "Invalid input.", *, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message, fields=fields)
+
+
+class NotFound(ClientError):
+    code = NOT_FOUND
+
+
+class Conflict(ClientError):
+    code = CONFLICT
+
+
+class Unauthenticated(ClientError):
+    code = UNAUTHENTICATED
+
+    def __init__(self, message: str = "Authentication required.") -> None:
+        super().__init__(message)
+
+
+class Forbidden(ClientError):
+    code = FORBIDDEN
+
+    def __init__(self, message: str = "You do not have permission to perform this action.") -> None:
+        super().__init__(message)
+
+
+def _is_client_error(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None:
+        # Parse/validation errors come from graphql-core itself and describe the request.
+        return True
+    return isinstance(original, GraphQLError)
+
+
+def format_error(error: Exception) -> dict[str, Any]:
+    """Format one error for the response; never leaks internals of unexpected failures."""
+    if not isinstance(error, GraphQLError):
+        logger.error("Unexpected error outside execution", exc_info=error)
+        return {"message": "Internal server error.", "extensions": {"code": INTERNAL_SERVER_ERROR}}
+    if not _is_client_error(error):
+        logger.error("Unexpected error in resolver at %s", error.path, exc_info=error.original_error)
+        formatted: dict[str, Any] = {"message": "Internal server error.", "extensions": {"code": INTERNAL_SERVER_ERROR}}
+        if error.path:
+            formatted["path"] = error.path
+        return formatted
+    formatted = error.formatted
+    extensions = dict(formatted.get("extensions") or {})
+    if "code" not in extensions:
+        extensions["code"] = GRAPHQL_PARSE_FAILED if "Syntax Error" in error.message else GRAPHQL_VALIDATION_FAILED
+    formatted["extensions"] = extensions
+    return formatted
+
+
+class FieldErrors:
+    """Collects per-field validation messages, then raises one BadUserInput."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.fields.setdefault(field, []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+    def raise_if_any(self, message: str = "Invalid input.") -> None:
+        if self.fields:
+            raise BadUserInput(message, fields=self.fields)

@@ -1,0 +1,34 @@
+"""Batched federation entity resolution for graphene-federation schemas.
+
+graphene-federation resolves each `_entities` representation on its own (one SQL
+query per id). This replaces the resolver with one that groups representations by
+type and loads each type with a single batch call.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+# A loader gets the representations of one type and returns {key: object}.
+EntityLoader = Callable[[list[Mapping[str, Any]], GraphQLResolveInfo], Mapping[str, Any]]
+
+
+def install_batched_entities(schema: Any, loaders: Mapping[str, EntityLoader], key: str = "id") -> None:
+    field = schema.graphql_schema.query_type.fields["_entities"]
+
+    def resolve_entities(root: Any, info: GraphQLResolveInfo, representations: Iterable[Mapping[str, Any]]) -> list[Any]:
+        representations = list(representations)
+        by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for representation in representations:
+            by_type[representation.get("__typename", "")].append(representation)
+        found: dict[str, Mapping[str, Any]] = {}
+        for typename, group in by_type.items():
+            loader = loaders.get(typename)
+            found[typename] = loader(group, info) if loader else {}
+        return [found[r.get("__typename", "")].get(str(r.get(key))) for r in representations]
+
+    field.resolve = resolve_entities

@@ -1,0 +1,81 @@
+"""Keyset (seek) pagination for Relay-style cursor connections.
+
+Offset cursors skip or repeat rows when data changes between pages and get slower
+with depth; a keyset cursor encodes the sort values of the last row seen, and the
+next page starts strictly after it, with the primary key as the tie-breaker.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+
+from common.graphql.errors import BadUserInput
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool = False
+
+
+@dataclass
+class Page:
+    items: list[Model]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+
+
+def _encode(values: list[Any]) -> str:
+    raw = json.dumps([str(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, size: int) -> list[str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != size or not all(isinstance(v, str) for v in values):
+        raise BadUserInput("Invalid cursor.", fields={"after": ["Not a cursor returned by this API."]})
+    return values
+
+
+def _after_filter(queryset: QuerySet, keys: list[SortKey], raw_values: list[str]) -> Q:
+    model = queryset.model
+    values = []
+    for key, raw in zip(keys, raw_values, strict=True):
+        field = model._meta.get_field(key.field)
+        try:
+            values.append(field.to_python(raw))
+        except Exception as exc:  # Django raises ValidationError or ValueError by field type
+            raise BadUserInput("Invalid cursor.", fields={"after": ["Not a cursor returned by this API."]}) from exc
+    # (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... with each comparison in its own direction.
+    condition = Q()
+    for index, key in enumerate(keys):
+        lookup = "lt" if key.descending else "gt"
+        clause = Q(**{f"{key.field}__{lookup}": values[index]})
+        for previous_key, previous_value in zip(keys[:index], values[:index], strict=True):
+            clause &= Q(**{previous_key.field: previous_value})
+        condition |= clause
+    return condition
+
+
+def paginate(queryset: QuerySet, *, keys: list[SortKey], first: int, after: str | None) -> Page:
+    """One page of `first` rows after the `after` cursor. `keys` must end with a unique field."""
+    ordering = [f"-{k.field}" if k.descending else k.field for k in keys]
+    queryset = queryset.order_by(*ordering)
+    if after:
+        queryset = queryset.filter(_after_filter(queryset, keys, _decode(after, len(keys))))
+    rows = list(queryset[: first + 1])
+    has_next = len(rows) > first
+    rows = rows[:first]
+    cursors = [_encode([getattr(row, k.field) for k in keys]) for row in rows]
+    return Page(items=rows, cursors=cursors, has_next_page=has_next, has_previous_page=bool(after))

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""One entry point for the whole platform.
+
+    python3 manage_all.py up                 set up everything and run the system (Ctrl-C stops it)
+    python3 manage_all.py test               run the whole test suite (what CI runs)
+    python3 manage_all.py setup              virtualenv, requirements, databases, migrations, demo data
+    python3 manage_all.py services           list the services from services.json
+    python3 manage_all.py <command> [args]   run `manage.py <command> [args]` in every service
+                                             (e.g. migrate, check, showmigrations)
+
+It runs with the system python3 first, creates `.venv` and re-executes itself inside it.
+Only the standard library is used before that point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+REQUIREMENTS = [ROOT / "requirements" / "dev.txt", ROOT / "requirements" / "base.txt", ROOT / "common" / "pyproject.toml"]
+STAMP = VENV / ".requirements.sha256"
+LOG_DIR = ROOT / ".run"
+
+POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+REDIS_START = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
+
+
+def say(message: str) -> None:
+    print(f"[manage_all] {message}", flush=True)
+
+
+def load_config() -> dict[str, Any]:
+    return json.loads((ROOT / "services.json").read_text())
+
+
+def services() -> list[dict[str, Any]]:
+    return load_config()["services"]
+
+
+# --- bootstrap ---------------------------------------------------------------------------------
+
+
+def _requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for path in REQUIREMENTS:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_virtualenv() -> None:
+    """Create .venv and install the pinned requirements when they changed, then re-exec inside it."""
+    if not VENV_PYTHON.exists():
+        say("creating virtualenv .venv")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    digest = _requirements_digest()
+    if not STAMP.exists() or STAMP.read_text() != digest:
+        say("installing pinned requirements (first run takes a minute)")
+        pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "-r", str(ROOT / "requirements" / "dev.txt"), "-e", str(ROOT / "common")], check=True)
+        STAMP.write_text(digest)
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])  # noqa: S606
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(predicate: Any, *, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise SystemExit(f"[manage_all] timed out after {timeout:.0f}s waiting for {what}")
+
+
+def ensure_backing_services() -> None:
+    """PostgreSQL and Redis normally run already on this machine kind; start them if they stopped."""
+    for name, port, command in (("PostgreSQL", 5432, POSTGRES_START), ("Redis", 6379, REDIS_START)):
+        if port_open("127.0.0.1", port):
+            continue
+        say(f"{name} is not running: starting it")
+        subprocess.run(command, shell=True, check=False)  # noqa: S602 - fixed command from the platform notes
+        wait_for(lambda p=port: port_open("127.0.0.1", p), timeout=30, what=name)
+
+
+def ensure_databases(names: Iterable[str]) -> None:
+    import psycopg  # available once inside the virtualenv
+
+    admin_url = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        existing = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
+        for name in names:
+            if name not in existing:
+                say(f"creating database {name}")
+                connection.execute(f'CREATE DATABASE "{name}"')
+
+
+# --- running manage.py -------------------------------------------------------------------------
+
+
+def service_env(service: dict[str, Any], environment: str = "dev", extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", f"{service['settings']}.{environment}")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def manage(service: dict[str, Any], args: list[str], *, check: bool = True, env: dict[str, str] | None = None) -> int:
+    project = ROOT / service["project"]
+    result = subprocess.run(
+        [str(VENV_PYTHON), "manage.py", *args], cwd=project, env=env or service_env(service), check=False
+    )
+    if check and result.returncode:
+        raise SystemExit(f"[manage_all] {service['name']}: manage.py {' '.join(args)} failed ({result.returncode})")
+    return result.returncode
+
+
+def setup() -> None:
+    ensure_backing_services()
+    ensure_databases(s["database"] for s in services())
+    for service in services():
+        say(f"{service['name']}: migrate")
+        manage(service, ["migrate", "--noinput", "-v", "0"])
+        if service.get("seed"):
+            manage(service, service["seed"])
+
+
+# --- running the system ------------------------------------------------------------------------
+
+
+class Supervisor:
+    """Starts long-running processes, each logging to .run/<name>.log, and stops them all together."""
+
+    def __init__(self) -> None:
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        LOG_DIR.mkdir(exist_ok=True)
+
+    def start(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (LOG_DIR / f"{name}.log").open("ab")
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise SystemExit(f"[manage_all] {name} exited with {process.returncode}; see .run/{name}.log")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def service_command(service: dict[str, Any], port: int, *, production: bool) -> list[str]:
+    if production:
+        return [
+            str(VENV / "bin" / "gunicorn"),
+            service["wsgi"],
+            "--config",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+        ]
+    return [str(VENV_PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+
+
+def start_services(supervisor: Supervisor, *, production: bool = False, ports: dict[str, int] | None = None,
+                   extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """Start every service; returns {name: base URL} once each answers /health/."""
+    urls = {}
+    for service in services():
+        port = (ports or {}).get(service["name"], service["port"])
+        env = service_env(service, "prod" if production else "dev", extra_env)
+        supervisor.start(service["name"], service_command(service, port, production=production),
+                         cwd=ROOT / service["project"], env=env)
+        urls[service["name"]] = f"http://127.0.0.1:{port}"
+    for name, url in urls.items():
+        port = int(url.rsplit(":", 1)[1])
+
+        def ready(p: int = port) -> bool:
+            supervisor.check_alive()
+            return port_open("127.0.0.1", p)
+
+        wait_for(ready, timeout=60, what=f"{name} on {url}")
+    return urls
+
+
+def up(args: list[str]) -> int:
+    production = "--prod" in args
+    setup()
+    supervisor = Supervisor()
+    try:
+        urls = start_services(supervisor, production=production)
+        print()
+        say("the platform is up (Ctrl-C stops it; logs in .run/):")
+        for service in services():
+            base = urls[service["name"]]
+            ide = " (GraphiQL in a browser)" if not production else ""
+            print(f"  {service['name']:<10} GraphQL  {base}{service['graphql_path']}{ide}")
+            print(f"  {'':<10} admin    {base}/admin/")
+            print(f"  {'':<10} health   {base}/health/")
+        sys.stdout.flush()
+        while True:
+            supervisor.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        say("stopping")
+    finally:
+        supervisor.stop()
+    return 0
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+def _junit_counts(path: Path) -> tuple[int, int, int]:
+    import xml.etree.ElementTree as ElementTree
+
+    if not path.exists():
+        return 0, 0, 0
+    suites = ElementTree.parse(path).getroot()
+    total = failed = skipped = 0
+    for suite in suites.iter("testsuite"):
+        total += int(suite.get("tests", 0))
+        failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skipped += int(suite.get("skipped", 0))
+    return total - failed - skipped, failed, skipped
+
+
+def test(args: list[str]) -> int:
+    """Lint, then each service's own tests, then the cross-service tests; one summary line at the end."""
+    ensure_backing_services()
+    LOG_DIR.mkdir(exist_ok=True)
+    failures: list[str] = []
+    say("ruff check")
+    if subprocess.run([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT).returncode:
+        failures.append("ruff")
+    suites = [(s["name"], ROOT / s["project"]) for s in services()]
+    if any((ROOT / "tests").glob("test_*.py")):
+        suites.append(("cross-service", ROOT / "tests"))
+    passed = failed = skipped = 0
+    for name, directory in suites:
+        say(f"pytest: {name}")
+        report = LOG_DIR / f"junit-{name}.xml"
+        report.unlink(missing_ok=True)
+        code = subprocess.run(
+            [str(VENV_PYTHON), "-m", "pytest", "-q", f"--junitxml={report}", *args], cwd=directory
+        ).returncode
+        counts = _junit_counts(report)
+        passed, failed, skipped = passed + counts[0], failed + counts[1], skipped + counts[2]
+        if code not in (0,):
+            failures.append(name)
+    print()
+    if failures:
+        say("FAILED: " + ", ".join(failures))
+    print(f"all suites: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
+    return 1 if failures or passed == 0 else 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0
+    ensure_virtualenv()
+    command, rest = argv[0], argv[1:]
+    if command == "up":
+        return up(rest)
+    if command == "setup":
+        setup()
+        return 0
+    if command == "test":
+        return test(rest)
+    if command == "services":
+        for service in services():
+            print(f"{service['name']:<10} {service['project']:<18} port {service['port']}")
+        return 0
+    # Anything else is a manage.py command, run in every service in turn.
+    ensure_backing_services()
+    codes = [manage(service, [command, *rest], check=False) for service in services()]
+    return max(codes, default=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
