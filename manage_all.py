@@ -137,7 +137,8 @@ def manage(service: dict[str, Any], args: list[str], *, check: bool = True, env:
 
 def setup() -> None:
     ensure_backing_services()
-    ensure_databases(s["database"] for s in services())
+    suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
+    ensure_databases(s["database"] + suffix for s in services())
     for service in services():
         say(f"{service['name']}: migrate")
         manage(service, ["migrate", "--noinput", "-v", "0"])

@@ -37,7 +37,9 @@ def database_config(default_name: str) -> dict[str, Any]:
     Each service owns its database; the default points at the local trust-auth
     server so `manage.py` works on a development machine without any setup.
     """
-    default_url = f"postgres://postgres@127.0.0.1:5432/{default_name}"
+    # DATABASE_NAME_SUFFIX lets several checkouts share one PostgreSQL server without clashing.
+    name = default_name + env_str("DATABASE_NAME_SUFFIX")
+    default_url = f"postgres://postgres@127.0.0.1:5432/{name}"
     config = dj_database_url.parse(env_str("DATABASE_URL", default_url), conn_max_age=60, conn_health_checks=True)
     config["ATOMIC_REQUESTS"] = False
     return config
