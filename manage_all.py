@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """One entry point for the whole platform.
 
-    python3 manage_all.py up                 set up everything and run the system (Ctrl-C stops it)
+    python3 manage_all.py up [--prod]        set up everything and run the system behind the gateway (Ctrl-C stops it)
+    python3 manage_all.py compose            compose gateway/supergraph.graphql from the running subgraphs
     python3 manage_all.py test               run the whole test suite (what CI runs)
     python3 manage_all.py setup              virtualenv, requirements, databases, migrations, demo data
     python3 manage_all.py services           list the services from services.json
@@ -32,6 +33,7 @@ VENV_PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = [ROOT / "requirements" / "dev.txt", ROOT / "requirements" / "base.txt", ROOT / "common" / "pyproject.toml"]
 STAMP = VENV / ".requirements.sha256"
 LOG_DIR = ROOT / ".run"
+GATEWAY_DIR = ROOT / "gateway"
 
 POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 REDIS_START = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
@@ -193,10 +195,12 @@ def service_command(service: dict[str, Any], port: int, *, production: bool) -> 
 
 
 def start_services(supervisor: Supervisor, *, production: bool = False, ports: dict[str, int] | None = None,
-                   extra_env: dict[str, str] | None = None) -> dict[str, str]:
-    """Start every service; returns {name: base URL} once each answers /health/."""
+                   extra_env: dict[str, str] | None = None, only: list[str] | None = None) -> dict[str, str]:
+    """Start every service (or those named in `only`); returns {name: base URL} once each accepts connections."""
     urls = {}
     for service in services():
+        if only is not None and service["name"] not in only:
+            continue
         port = (ports or {}).get(service["name"], service["port"])
         env = service_env(service, "prod" if production else "dev", extra_env)
         supervisor.start(service["name"], service_command(service, port, production=production),
@@ -213,14 +217,103 @@ def start_services(supervisor: Supervisor, *, production: bool = False, ports: d
     return urls
 
 
+# --- gateway -----------------------------------------------------------------------------------
+
+
+def subgraphs() -> list[dict[str, Any]]:
+    return [s for s in services() if s.get("subgraph")]
+
+
+def ensure_gateway_dependencies() -> None:
+    """`npm ci` in gateway/ when node_modules is missing or older than package-lock.json."""
+    lock = GATEWAY_DIR / "package-lock.json"
+    stamp = GATEWAY_DIR / "node_modules" / ".package-lock.sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    say("gateway: npm ci (first run takes a minute)")
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=GATEWAY_DIR, check=True)
+    stamp.write_text(digest)
+
+
+def compose_supergraph(urls: dict[str, str] | None = None, *, out: Path | None = None, check: bool = True) -> int:
+    """Run gateway/compose.mjs; `urls` maps a subgraph name to its GraphQL URL (default: services.json ports)."""
+    command = ["node", "compose.mjs"]
+    for name, url in (urls or {}).items():
+        command += ["--url", f"{name}={url}"]
+    if out is not None:
+        command += ["--out", str(out)]
+    code = subprocess.run(command, cwd=GATEWAY_DIR).returncode
+    if check and code:
+        raise SystemExit(f"[manage_all] composition failed (exit {code}); the gateway was not started")
+    return code
+
+
+def graphql_urls(base_urls: dict[str, str]) -> dict[str, str]:
+    """{subgraph name: GraphQL URL} from start_services' {service name: base URL}."""
+    return {s["name"]: base_urls[s["name"]] + s["graphql_path"] for s in subgraphs()}
+
+
+def start_gateway(supervisor: Supervisor, *, port: int, production: bool = False, supergraph: Path | None = None,
+                  name: str = "gateway", extra_env: dict[str, str] | None = None) -> str:
+    """Start Hive Gateway on 127.0.0.1:<port>; returns its base URL once /readiness answers."""
+    import urllib.request
+
+    env = dict(os.environ)
+    env.update({"NODE_ENV": "production" if production else "development", "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": str(port)})
+    if supergraph is not None:
+        env["GATEWAY_SUPERGRAPH"] = str(supergraph)
+    env.update(extra_env or {})
+    supervisor.start(name, ["node", "start.mjs"], cwd=GATEWAY_DIR, env=env)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        supervisor.check_alive()
+        try:
+            with urllib.request.urlopen(f"{base}/readiness", timeout=1) as response:  # noqa: S310 - loopback URL
+                return response.status == 200
+        except OSError:
+            return False
+
+    wait_for(ready, timeout=60, what=f"{name} on {base}")
+    return base
+
+
+def compose(args: list[str]) -> int:
+    """Compose from the running subgraphs; start them for the occasion when they are not running."""
+    ensure_gateway_dependencies()
+    if all(port_open("127.0.0.1", s["port"]) for s in subgraphs()):
+        return compose_supergraph(check=False)
+    setup()
+    supervisor = Supervisor()
+    try:
+        say("starting the services to read their schemas")
+        start_services(supervisor, only=[s["name"] for s in subgraphs()])
+        return compose_supergraph(check=False)
+    finally:
+        supervisor.stop()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def up(args: list[str]) -> int:
     production = "--prod" in args
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children too, like Ctrl-C
+    ensure_gateway_dependencies()
     setup()
     supervisor = Supervisor()
     try:
         urls = start_services(supervisor, production=production)
+        compose_supergraph(graphql_urls(urls))
+        gateway = start_gateway(supervisor, port=load_config()["gateway"]["port"], production=production)
         print()
         say("the platform is up (Ctrl-C stops it; logs in .run/):")
+        ide = " (GraphiQL in a browser)" if not production else ""
+        print(f"  {'gateway':<10} GraphQL  {gateway}/graphql{ide}   <- API clients use this")
+        print(f"  {'':<10} health   {gateway}/health")
         for service in services():
             base = urls[service["name"]]
             ide = " (GraphiQL in a browser)" if not production else ""
@@ -298,6 +391,8 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "test":
         return test(rest)
+    if command == "compose":
+        return compose(rest)
     if command == "services":
         for service in services():
             print(f"{service['name']:<10} {service['project']:<18} port {service['port']}")

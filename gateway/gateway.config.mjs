@@ -1,0 +1,76 @@
+// Hive Gateway configuration: the engine's own options wherever it has one, two small plugins otherwise.
+// Every knob comes from lib/settings.mjs (environment variables, documented in docs/gateway.md).
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { defineConfig } from '@graphql-hive/gateway';
+import { useErrorPolicy } from './lib/plugins/error-codes.mjs';
+import { useSubgraphHealth } from './lib/plugins/health.mjs';
+import { useRequestGuards } from './lib/plugins/request-guards.mjs';
+import { settings } from './lib/settings.mjs';
+import { loadSupergraph } from './lib/supergraph.mjs';
+
+// Refuse to start on a missing or broken supergraph (the engine would otherwise keep retrying).
+loadSupergraph(settings.supergraphPath);
+
+// Headers API clients send that subgraphs need; nothing else reaches them.
+// X-Correlation-ID is handled by `requestId` below (kept or generated, then forwarded).
+const FORWARDED_HEADERS = ['authorization', 'x-cart-id'];
+
+export const gatewayConfig = defineConfig({
+  supergraph: settings.supergraphPath,
+  host: settings.host,
+  port: settings.port,
+  fork: settings.fork,
+  maxHeaderSize: settings.maxHeaderBytes,
+  graphqlEndpoint: settings.graphqlEndpoint,
+  logging: settings.logLevel,
+
+  propagateHeaders: {
+    fromClientToSubgraphs({ request }) {
+      const headers = {};
+      for (const name of FORWARDED_HEADERS) {
+        const value = request.headers.get(name);
+        if (value !== null) headers[name] = value;
+      }
+      return headers;
+    },
+  },
+  requestId: { headerName: 'x-correlation-id' },
+
+  transportEntries: {
+    '*.http': { options: { deduplicateInflightRequests: settings.dedupeInflight } },
+  },
+  upstreamTimeout: settings.subgraphTimeoutMs,
+
+  // OWASP GraphQL cheat sheet: bound every dimension of a request before it is planned.
+  maxDepth: settings.maxDepth,
+  maxTokens: settings.maxTokens,
+  demandControl: { maxCost: settings.maxCost, listSize: settings.costListSize },
+  batching: settings.maxBatch > 1 ? { limit: settings.maxBatch } : false,
+  blockFieldSuggestions: !settings.development,
+  disableIntrospection: settings.introspection ? undefined : {},
+  graphiql: settings.graphiql ? { title: 'Catalog platform API' } : false,
+  landingPage: false,
+  // Unexpected errors become "Unexpected error." with no message or stack; GraphQL errors from the
+  // subgraphs (already masked there) pass through with their extensions.code.
+  maskedErrors: true,
+  cors:
+    settings.corsOrigins.length > 0
+      ? {
+          origin: settings.corsOrigins,
+          methods: ['GET', 'POST'],
+          allowedHeaders: ['content-type', 'authorization', 'x-cart-id', 'x-correlation-id'],
+          exposedHeaders: ['x-correlation-id'],
+          credentials: false,
+          maxAge: 600,
+        }
+      : false,
+
+  plugins: () => [
+    useRequestGuards({ maxBodyBytes: settings.maxBodyBytes }),
+    useSubgraphHealth({ supergraphPath: settings.supergraphPath, showUrls: settings.development }),
+    maxAliasesPlugin({ n: settings.maxAliases }),
+    maxDirectivesPlugin({ n: settings.maxDirectives }),
+    useErrorPolicy({ development: settings.development }),
+  ],
+});

@@ -1,0 +1,29 @@
+// Every error a client sees carries extensions.code, and production answers carry no internals.
+// The request-limit rules (depth, aliases, directives, tokens) throw plain GraphQLErrors without a
+// code, and the engine echoes the JSON parser's message as `originalError` even in production.
+function fixError(error, { development }) {
+  if (!error || typeof error !== 'object') return;
+  const extensions = error.extensions ?? {};
+  if (!extensions.code || (!development && 'originalError' in extensions)) {
+    const { originalError, ...rest } = extensions;
+    error.extensions = {
+      ...rest,
+      ...(development && originalError ? { originalError } : {}),
+      code: extensions.code ?? (/^Syntax Error: (?!.*limit)/.test(error.message) ? 'GRAPHQL_PARSE_FAILED' : 'GRAPHQL_VALIDATION_FAILED'),
+    };
+  }
+}
+
+function fixResult(result, options) {
+  for (const error of result?.errors ?? []) fixError(error, options);
+}
+
+export function useErrorPolicy({ development }) {
+  const options = { development };
+  return {
+    onResultProcess({ result }) {
+      if (Array.isArray(result)) result.forEach((item) => fixResult(item, options));
+      else if (result && !(Symbol.asyncIterator in result)) fixResult(result, options);
+    },
+  };
+}

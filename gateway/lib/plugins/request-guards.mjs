@@ -1,0 +1,80 @@
+// Cheap checks on the raw HTTP request, before parsing: body size and obviously malformed headers.
+// They only turn away garbage early; every subgraph still verifies the token itself.
+import { GraphQLError } from 'graphql';
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const CART_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const BEARER_JWT = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/i;
+const MAX_AUTHORIZATION_LENGTH = 8192;
+
+function reject(status, code, message, headers) {
+  return new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } });
+}
+
+function tooLarge(limit) {
+  return reject(413, 'REQUEST_ENTITY_TOO_LARGE', `Request body is larger than ${limit} bytes.`);
+}
+
+/** A JWT-shaped bearer token whose header names an accepted algorithm, or null. */
+function wellFormedBearer(value, algorithms) {
+  if (value.length > MAX_AUTHORIZATION_LENGTH) return false;
+  const match = BEARER_JWT.exec(value);
+  if (!match) return false;
+  try {
+    const header = JSON.parse(Buffer.from(match[1], 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null && algorithms.includes(header.alg);
+  } catch {
+    return false;
+  }
+}
+
+function checkHeaders(headers, { jwtAlgorithms }) {
+  const authorization = headers.get('authorization');
+  if (authorization !== null && !wellFormedBearer(authorization, jwtAlgorithms)) {
+    throw reject(401, 'UNAUTHENTICATED', 'Malformed Authorization header: expected "Bearer <JWT>".', {
+      'WWW-Authenticate': 'Bearer error="invalid_token"',
+    });
+  }
+  const correlationId = headers.get('x-correlation-id');
+  if (correlationId !== null && !CORRELATION_ID.test(correlationId)) {
+    throw reject(400, 'BAD_REQUEST', 'Malformed X-Correlation-ID header: 1-128 characters of [A-Za-z0-9._:-].');
+  }
+  const cartId = headers.get('x-cart-id');
+  if (cartId !== null && !CART_ID.test(cartId)) {
+    throw reject(400, 'BAD_REQUEST', 'Malformed X-Cart-Id header: 1-128 characters of [A-Za-z0-9_-].');
+  }
+}
+
+/** Counts the bytes of a streamed body (no or lying Content-Length) and fails past the limit. */
+function limitBody(request, limit, fetchAPI) {
+  let seen = 0;
+  const counted = request.body.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > limit) controller.error(tooLarge(limit));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new fetchAPI.Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    signal: request.signal,
+    body: counted,
+    duplex: 'half',
+  });
+}
+
+export function useRequestGuards({ maxBodyBytes, jwtAlgorithms = ['RS256'] }) {
+  return {
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      checkHeaders(request.headers, { jwtAlgorithms });
+      const contentLength = request.headers.get('content-length');
+      if (contentLength !== null && Number(contentLength) > maxBodyBytes) throw tooLarge(maxBodyBytes);
+      if (requestParser && request.body) {
+        setRequestParser((incoming) => requestParser(limitBody(incoming, maxBodyBytes, fetchAPI)));
+      }
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// Gateway settings, all from the environment (12-factor), with safe defaults.
+// NODE_ENV=development turns on the developer conveniences; anything else is production.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const GATEWAY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = resolve(GATEWAY_DIR, '..');
+
+function int(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function bool(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  return ['1', 'true', 'yes', 'on'].includes(raw.trim().toLowerCase());
+}
+
+function list(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined) return fallback;
+  return raw.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+export function servicesConfig(path = process.env.SERVICES_JSON || resolve(REPO_ROOT, 'services.json')) {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+function defaultPort() {
+  try {
+    return servicesConfig().gateway?.port ?? 4000;
+  } catch {
+    return 4000;
+  }
+}
+
+const development = process.env.NODE_ENV === 'development';
+
+export const settings = Object.freeze({
+  development,
+  host: process.env.GATEWAY_HOST || '127.0.0.1',
+  port: int('GATEWAY_PORT', defaultPort()),
+  supergraphPath: resolve(GATEWAY_DIR, process.env.GATEWAY_SUPERGRAPH || 'supergraph.graphql'),
+  graphqlEndpoint: '/graphql',
+  // OWASP GraphQL cheat sheet limits; each is checked before anything reaches a subgraph.
+  maxDepth: int('GATEWAY_MAX_DEPTH', 10),
+  maxAliases: int('GATEWAY_MAX_ALIASES', 15),
+  maxDirectives: int('GATEWAY_MAX_DIRECTIVES', 20),
+  maxTokens: int('GATEWAY_MAX_TOKENS', 2000),
+  maxCost: int('GATEWAY_MAX_COST', 5000),
+  // Assumed length of every list field when estimating cost (the default page size).
+  costListSize: int('GATEWAY_COST_LIST_SIZE', 20),
+  maxBodyBytes: int('GATEWAY_MAX_BODY_BYTES', 64 * 1024),
+  maxBatch: int('GATEWAY_MAX_BATCH', 5),
+  maxHeaderBytes: int('GATEWAY_MAX_HEADER_BYTES', 16 * 1024),
+  subgraphTimeoutMs: int('GATEWAY_SUBGRAPH_TIMEOUT_MS', 10_000),
+  // Identical in-flight subgraph requests (same query, variables and forwarded headers) share one fetch.
+  dedupeInflight: bool('GATEWAY_DEDUPE_INFLIGHT', true),
+  // Browser origins allowed to call the API; none in production unless configured.
+  corsOrigins: list(
+    'GATEWAY_CORS_ORIGINS',
+    development ? ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://localhost:5173', 'http://127.0.0.1:5173'] : [],
+  ),
+  introspection: bool('GATEWAY_INTROSPECTION', development),
+  graphiql: bool('GATEWAY_GRAPHIQL', development),
+  fork: int('GATEWAY_FORK', 1),
+  logLevel: process.env.GATEWAY_LOG_LEVEL || (development ? 'info' : 'warn'),
+});
