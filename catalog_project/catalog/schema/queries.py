@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from common.graphql.errors import BadUserInput
 from graphene import relay
+from graphene_federation import FederationVersion, list_size
 
 from catalog import queries
 from catalog.schema.types import CategoryType, ProductConnection, ProductType
@@ -51,16 +52,26 @@ class CatalogQuery(graphene.ObjectType):
 
     product = graphene.Field(ProductType, id=graphene.ID(required=True))
     product_by_sku = graphene.Field(ProductType, sku=graphene.String(required=True))
-    products = graphene.Field(
-        ProductConnection,
-        required=True,
-        filter=ProductFilterInput(),
-        order_by=ProductOrderBy(default_value="NAME_ASC"),
-        first=graphene.Int(default_value=20, description=f"Page size, 1 to {queries.MAX_PAGE_SIZE}."),
-        after=graphene.String(),
+    # @listSize: the gateway's cost limit counts `edges` as `first` items (federation demand control).
+    products = list_size(
+        graphene.Field(
+            ProductConnection,
+            required=True,
+            filter=ProductFilterInput(),
+            order_by=ProductOrderBy(default_value="NAME_ASC"),
+            first=graphene.Int(default_value=20, description=f"Page size, 1 to {queries.MAX_PAGE_SIZE}."),
+            after=graphene.String(),
+        ),
+        slicing_arguments=["first"],
+        sized_fields=["edges"],
+        federation_version=FederationVersion.VERSION_2_9,
     )
     category = graphene.Field(CategoryType, id=graphene.ID(required=True))
-    categories = graphene.List(graphene.NonNull(CategoryType), required=True)
+    categories = list_size(
+        graphene.List(graphene.NonNull(CategoryType), required=True),
+        assumed_size=100,
+        federation_version=FederationVersion.VERSION_2_9,
+    )
 
     @staticmethod
     def resolve_product(root: Any, info: graphene.ResolveInfo, id: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import graphene
 from graphene import relay
 from graphene_django import DjangoObjectType
-from graphene_federation import key
+from graphene_federation import FederationVersion, key, list_size
 
 from catalog.models import Category, Product
 
@@ -19,7 +19,12 @@ class Money(graphene.ObjectType):
 class CategoryType(DjangoObjectType):
     id = graphene.ID(required=True)
     parent = graphene.Field(lambda: CategoryType)
-    children = graphene.List(graphene.NonNull(lambda: CategoryType), required=True)
+    # @listSize tells the gateway's cost limit how long a list can get (federation demand control).
+    children = list_size(
+        graphene.List(graphene.NonNull(lambda: CategoryType), required=True),
+        assumed_size=20,
+        federation_version=FederationVersion.VERSION_2_9,
+    )
 
     class Meta:
         model = Category
