@@ -9,7 +9,6 @@ Everything is stopped at the end of the session. No Django settings are loaded h
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
@@ -156,13 +155,20 @@ class RecordingProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 proxy.requests.append({key.lower(): value for key, value in self.headers.items()})
                 if proxy.crash:
                     self._answer(500, b"Traceback (most recent call last): secret internal detail", "text/plain")
                     return
                 upstream = httpx.post(proxy.target, content=body, headers={"content-type": "application/json"})
+                self._answer(upstream.status_code, upstream.content, upstream.headers.get("content-type", ""))
+
+            def do_GET(self) -> None:
+                if proxy.crash:
+                    self._answer(500, b"Internal Server Error", "text/plain")
+                    return
+                upstream = httpx.get(httpx.URL(proxy.target).join(self.path))
                 self._answer(upstream.status_code, upstream.content, upstream.headers.get("content-type", ""))
 
             def _answer(self, status: int, body: bytes, content_type: str) -> None:
@@ -195,6 +201,3 @@ def catalog_proxy(platform: Platform, tmp_path_factory: pytest.TempPathFactory) 
     yield proxy, url
     proxy.close()
 
-
-def json_dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))

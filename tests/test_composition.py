@@ -1,0 +1,113 @@
+"""Supergraph composition from the subgraphs listed in services.json, and a gateway that refuses bad ones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+
+import manage_all
+
+GATEWAY = manage_all.GATEWAY_DIR
+
+
+def compose(*args: str, cwd: Path = GATEWAY) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["node", "compose.mjs", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_composes_every_subgraph_listed_in_services_json(platform, tmp_path):
+    out = tmp_path / "supergraph.graphql"
+    result = compose(*[f"--url={name}={url}" for name, url in platform.subgraphs.items()], f"--out={out}")
+    assert result.returncode == 0, result.stderr
+    sdl = out.read_text()
+    listed = [s["name"] for s in manage_all.services() if s.get("subgraph")]
+    assert listed, "services.json marks no subgraph"
+    for name in listed:
+        assert f'@join__graph(name: "{name}", url: "{platform.subgraphs[name]}")' in sdl
+    assert "type Product" in sdl and "type Category" in sdl
+    assert "@listSize" in sdl  # demand-control hints survive composition
+    assert sdl == platform.supergraph.read_text()  # the running gateway serves the same graph
+
+
+class StubSubgraph:
+    """Serves a fixed `_service { sdl }` answer, to make composition fail on purpose."""
+
+    def __init__(self, sdl: str) -> None:
+        answer = json.dumps({"data": {"_service": {"sdl": sdl}}}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/graphql/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+BROKEN_SDL = """
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])
+type Query { product(id: ID!): Product }
+type Product @key(fields: "doesNotExist") { id: ID! }
+"""
+
+
+def test_composition_error_is_printed_and_nothing_is_written(tmp_path):
+    stub = StubSubgraph(BROKEN_SDL)
+    out = tmp_path / "supergraph.graphql"
+    out.write_text("previous")
+    try:
+        result = compose(f"--url=catalog={stub.url}", f"--out={out}")
+    finally:
+        stub.close()
+    assert result.returncode == 1
+    assert "composition FAILED" in result.stderr
+    assert "doesNotExist" in result.stderr
+    assert "[" in result.stderr  # each error carries its code, e.g. [INVALID_GRAPHQL] / [KEY_INVALID_FIELDS]
+    assert out.read_text() == "previous"
+
+
+def test_unreachable_subgraph_fails_with_a_clear_message(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}/graphql/"  # nothing listens there
+    result = compose(f"--url=catalog={dead}", f"--out={tmp_path / 'x.graphql'}", "--wait=1")
+    assert result.returncode == 2
+    assert 'subgraph "catalog"' in result.stderr and "ECONNREFUSED" in result.stderr
+    assert not (tmp_path / "x.graphql").exists()
+
+
+def test_unknown_subgraph_name_is_refused(tmp_path):
+    result = compose("--url=nosuch=http://127.0.0.1:1/", f"--out={tmp_path / 'x.graphql'}")
+    assert result.returncode == 2
+    assert "not a subgraph in services.json: nosuch" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [None, "", "type Query { hello: String }", "not graphql at all {{{"],
+    ids=["missing", "empty", "plain-schema", "garbage"],
+)
+def test_gateway_refuses_to_start_without_a_valid_supergraph(tmp_path, content):
+    path = tmp_path / "supergraph.graphql"
+    if content is not None:
+        path.write_text(content)
+    env = {**manage_all.os.environ, "GATEWAY_SUPERGRAPH": str(path), "GATEWAY_PORT": str(free_port()), "NODE_ENV": "production"}
+    result = subprocess.run(["node", "start.mjs"], cwd=GATEWAY, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert "refusing to start" in result.stderr
+    assert "manage_all.py compose" in result.stderr
