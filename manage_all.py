@@ -135,7 +135,7 @@ def manage(service: dict[str, Any], args: list[str], *, check: bool = True, env:
     return result.returncode
 
 
-def setup() -> None:
+def setup(*, production: bool = False) -> None:
     ensure_backing_services()
     suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
     ensure_databases(s["database"] + suffix for s in services())
@@ -144,6 +144,8 @@ def setup() -> None:
         manage(service, ["migrate", "--noinput", "-v", "0"])
         if service.get("seed"):
             manage(service, service["seed"])
+        if production:
+            manage(service, ["collectstatic", "--noinput", "-v", "0"], env=service_env(service, "prod", production_env()))
 
 
 # --- running the system ------------------------------------------------------------------------
@@ -237,7 +239,7 @@ def production_env() -> dict[str, str]:
 def up(args: list[str]) -> int:
     production = "--prod" in args
     _stop_on_sigterm()
-    setup()
+    setup(production=production)
     supervisor = Supervisor()
     try:
         urls = start_services(supervisor, production=production, extra_env=production_env() if production else None)
