@@ -137,7 +137,7 @@ def manage(service: dict[str, Any], args: list[str], *, check: bool = True, env:
     return result.returncode
 
 
-def setup() -> None:
+def setup(*, production: bool = False) -> None:
     ensure_backing_services()
     suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
     ensure_databases(s["database"] + suffix for s in services())
@@ -146,6 +146,8 @@ def setup() -> None:
         manage(service, ["migrate", "--noinput", "-v", "0"])
         if service.get("seed"):
             manage(service, service["seed"])
+        if production:
+            manage(service, ["collectstatic", "--noinput", "-v", "0"], env=service_env(service, "prod", production_env()))
 
 
 # --- running the system ------------------------------------------------------------------------
@@ -285,6 +287,7 @@ def compose(args: list[str]) -> int:
     ensure_gateway_dependencies()
     if all(port_open("127.0.0.1", s["port"]) for s in subgraphs()):
         return compose_supergraph(check=False)
+    _stop_on_sigterm()
     setup()
     supervisor = Supervisor()
     try:
@@ -295,18 +298,35 @@ def compose(args: list[str]) -> int:
         supervisor.stop()
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C so the children are stopped too."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def production_env() -> dict[str, str]:
+    """`up --prod` on a workstation: a generated secret key kept in .run/ unless one is given."""
+    LOG_DIR.mkdir(exist_ok=True)
+    key_file = LOG_DIR / "django-secret-key"
+    if not key_file.exists():
+        import secrets
+
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return {"DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", key_file.read_text())}
 
 
 def up(args: list[str]) -> int:
     production = "--prod" in args
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children too, like Ctrl-C
+    _stop_on_sigterm()
     ensure_gateway_dependencies()
-    setup()
+    setup(production=production)
     supervisor = Supervisor()
     try:
-        urls = start_services(supervisor, production=production)
+        urls = start_services(supervisor, production=production, extra_env=production_env() if production else None)
         compose_supergraph(graphql_urls(urls))
         gateway = start_gateway(supervisor, port=load_config()["gateway"]["port"], production=production)
         print()
