@@ -223,7 +223,8 @@ def start_services(supervisor: Supervisor, *, production: bool = False, ports: d
 
 
 def subgraphs() -> list[dict[str, Any]]:
-    return [s for s in services() if s.get("subgraph")]
+    """Services the gateway composes: those serving GraphQL, unless marked `"subgraph": false`."""
+    return [s for s in services() if s.get("subgraph", bool(s.get("graphql_path")))]
 
 
 def ensure_gateway_dependencies() -> None:

@@ -3,7 +3,7 @@
 //
 //   node compose.mjs [--url name=URL ...] [--out PATH] [--wait SECONDS]
 //
-// Subgraphs come from services.json ("subgraph": true); --url overrides one subgraph's URL.
+// Subgraphs come from services.json (services with a graphql_path); --url overrides one subgraph's URL.
 // Exit codes: 0 written, 1 composition failed (errors printed), 2 a subgraph could not be reached.
 // On failure the previous supergraph file is left untouched.
 import { writeFileSync } from 'node:fs';
@@ -75,7 +75,7 @@ async function main() {
     }),
   );
   const subgraphs = subgraphsFromServices(overrides);
-  if (subgraphs.length === 0) throw new Error('services.json lists no service with "subgraph": true');
+  if (subgraphs.length === 0) throw new Error('services.json lists no subgraph (a service with a graphql_path)');
 
   const deadline = Date.now() + Number(values.wait) * 1000;
   let services;

@@ -12,9 +12,18 @@ import { loadSupergraph } from './lib/supergraph.mjs';
 // Refuse to start on a missing or broken supergraph (the engine would otherwise keep retrying).
 loadSupergraph(settings.supergraphPath);
 
-// Headers API clients send that subgraphs need; nothing else reaches them.
+// Headers API clients send that subgraphs need; nothing else reaches them (no cookies).
 // X-Correlation-ID is handled by `requestId` below (kept or generated, then forwarded).
-const FORWARDED_HEADERS = ['authorization', 'x-cart-id'];
+const FORWARDED_HEADERS = ['authorization', 'x-cart-id', 'user-agent'];
+
+/** The client's address appended to X-Forwarded-For, so subgraphs that trust one proxy
+ * (e.g. accounts' ACCOUNTS_TRUSTED_PROXY_COUNT=1 login throttling) see the real caller. */
+function forwardedFor(request, context) {
+  const peer = context.req?.socket?.remoteAddress;
+  if (!peer) return undefined;
+  const chain = request.headers.get('x-forwarded-for');
+  return chain ? `${chain}, ${peer}` : peer;
+}
 
 export const gatewayConfig = defineConfig({
   supergraph: settings.supergraphPath,
@@ -26,8 +35,8 @@ export const gatewayConfig = defineConfig({
   logging: settings.logLevel,
 
   propagateHeaders: {
-    fromClientToSubgraphs({ request }) {
-      const headers = {};
+    fromClientToSubgraphs({ request, context }) {
+      const headers = { 'x-forwarded-for': forwardedFor(request, context) };
       for (const name of FORWARDED_HEADERS) {
         const value = request.headers.get(name);
         if (value !== null) headers[name] = value;

@@ -45,14 +45,25 @@ def test_authorization_and_cart_headers_are_forwarded_others_are_not(catalog_pro
         f"{url}/graphql",
         json={"query": PRODUCTS + " # with headers"},
         headers={"Authorization": f"Bearer {FAKE_JWT}", "X-Cart-Id": cart_id, "Cookie": "sessionid=secret",
-                 "X-Forwarded-For": "10.0.0.1", "X-Internal-Admin": "1"},
+                 "User-Agent": "e2e-shop/1.0", "X-Internal-Admin": "1"},
     )
     forwarded = last_forwarded(proxy, before)
     assert forwarded["authorization"] == f"Bearer {FAKE_JWT}"
     assert forwarded["x-cart-id"] == cart_id
+    assert forwarded["user-agent"] == "e2e-shop/1.0"
     assert "cookie" not in forwarded
-    assert "x-forwarded-for" not in forwarded
     assert "x-internal-admin" not in forwarded
+
+
+def test_client_address_is_appended_to_x_forwarded_for(catalog_proxy):
+    # A client may claim any chain; the entry the gateway appends (its peer address) is the trusted one.
+    proxy, url = catalog_proxy
+    before = len(proxy.requests)
+    httpx.post(f"{url}/graphql", json={"query": PRODUCTS + " # spoofed"}, headers={"X-Forwarded-For": "10.0.0.1"})
+    assert last_forwarded(proxy, before)["x-forwarded-for"] == "10.0.0.1, 127.0.0.1"
+    before = len(proxy.requests)
+    httpx.post(f"{url}/graphql", json={"query": PRODUCTS + " # direct"})
+    assert last_forwarded(proxy, before)["x-forwarded-for"] == "127.0.0.1"
 
 
 def test_requests_without_credentials_forward_none(catalog_proxy):

@@ -140,9 +140,16 @@ def test_malformed_authorization_is_rejected_early(gateway, authorization):
 
 
 def test_jwt_shaped_token_goes_on_to_the_subgraphs(gateway):
-    # The gateway only screens the shape; whether the token is valid is every subgraph's decision.
-    response = gateway.post("{ __typename }", headers={"Authorization": f"Bearer {FAKE_JWT}"})
+    # The gateway only screens the shape; whether the token is valid is every subgraph's decision
+    # (a subgraph that verifies tokens answers UNAUTHENTICATED for this unsigned one).
+    response = gateway.post("{ products(first: 1) { totalCount } }", headers={"Authorization": f"Bearer {FAKE_JWT}"})
     assert response.status_code == 200
+    body = response.json()
+    if body.get("errors"):
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert body["errors"][0]["extensions"]["serviceName"] == "catalog"
+    else:
+        assert body["data"]["products"]["totalCount"] > 0
 
 
 @pytest.mark.parametrize(("header", "value"), [("X-Correlation-ID", "a b"), ("X-Correlation-ID", "x" * 129),
