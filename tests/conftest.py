@@ -38,6 +38,16 @@ def service_names() -> set[str]:
     return {service["name"] for service in manage_all.services()}
 
 
+def drop_databases(suffix: str) -> None:
+    """Fresh end-to-end databases every session: schema changes (e.g. a swapped user model) never meet old rows."""
+    import psycopg
+
+    admin_url = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        for service in manage_all.services():
+            connection.execute(f'DROP DATABASE IF EXISTS "{service["database"]}{suffix}" WITH (FORCE)')
+
+
 class GraphQL:
     """A GraphQL-over-HTTP client for one endpoint; every answer is checked to be a clean non-5xx."""
 
@@ -101,12 +111,21 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     # Own databases: end-to-end data never mixes with this checkout's development data.
     os.environ["DATABASE_NAME_SUFFIX"] = (saved_suffix or "") + "_e2e"
     manage_all.ensure_gateway_dependencies()
+    manage_all.ensure_backing_services()
+    drop_databases(os.environ["DATABASE_NAME_SUFFIX"])
     manage_all.setup()
     supervisor = manage_all.Supervisor()
     ports = {name: free_port() for name in service_names()}
     extra_env = {}
-    if "accounts" in ports:  # every service verifies tokens against this run's accounts JWKS
-        extra_env["AUTH_JWKS_URL"] = f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"
+    if "accounts" in ports:
+        extra_env.update({
+            # Every service verifies tokens against this run's accounts JWKS.
+            "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
+            # Accounts sits behind one proxy (the gateway), which appends the caller's address.
+            "ACCOUNTS_TRUSTED_PROXY_COUNT": "1",
+            # Every test client calls from 127.0.0.1: don't let repeated runs hit the registration limit.
+            "ACCOUNTS_REGISTRATIONS_PER_IP": "10000",
+        })
     platform = None
     try:
         services = manage_all.start_services(supervisor, ports=ports, extra_env=extra_env)
