@@ -68,12 +68,17 @@ type Product @key(fields: "doesNotExist") { id: ID! }
 """
 
 
-def test_composition_error_is_printed_and_nothing_is_written(tmp_path):
+def other_subgraphs(platform, *, besides: str) -> list[str]:
+    """--url arguments for the real subgraphs other than `besides`."""
+    return [f"--url={name}={url}" for name, url in platform.subgraphs.items() if name != besides]
+
+
+def test_composition_error_is_printed_and_nothing_is_written(platform, tmp_path):
     stub = StubSubgraph(BROKEN_SDL)
     out = tmp_path / "supergraph.graphql"
     out.write_text("previous")
     try:
-        result = compose(f"--url=catalog={stub.url}", f"--out={out}")
+        result = compose(f"--url=catalog={stub.url}", *other_subgraphs(platform, besides="catalog"), f"--out={out}")
     finally:
         stub.close()
     assert result.returncode == 1
@@ -83,9 +88,10 @@ def test_composition_error_is_printed_and_nothing_is_written(tmp_path):
     assert out.read_text() == "previous"
 
 
-def test_unreachable_subgraph_fails_with_a_clear_message(tmp_path):
+def test_unreachable_subgraph_fails_with_a_clear_message(platform, tmp_path):
     dead = f"http://127.0.0.1:{free_port()}/graphql/"  # nothing listens there
-    result = compose(f"--url=catalog={dead}", f"--out={tmp_path / 'x.graphql'}", "--wait=1")
+    others = other_subgraphs(platform, besides="catalog")
+    result = compose(f"--url=catalog={dead}", *others, f"--out={tmp_path / 'x.graphql'}", "--wait=1")
     assert result.returncode == 2
     assert 'subgraph "catalog"' in result.stderr and "ECONNREFUSED" in result.stderr
     assert not (tmp_path / "x.graphql").exists()
