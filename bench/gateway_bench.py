@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Gateway overhead: the same operations directly on the catalog subgraph and through the gateway.
+
+    .venv/bin/python bench/gateway_bench.py [--scale 1.0] [--concurrency 1 10 50]
+
+One run starts the catalog under gunicorn (deploy/gunicorn.conf.py, production settings, its own
+`_bench` database, seeded) and two production-mode gateways on free loopback ports: one with the
+engine's in-flight de-duplication of identical subgraph requests (the default) and one without.
+Every operation is then measured at each concurrency against the subgraph and both gateways, with
+a fixed number of requests (keep-alive where the server allows it), and the script prints req/s,
+p50/p95/p99 and the gateway-over-subgraph p50 ratio (target: <= 1.3x for a single-subgraph query).
+The load generator runs on the same 2 cores as everything else: compare rows, not absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import manage_all  # noqa: E402 - starts services and gateways the same way `up` does
+
+LIST_QUERY = """query ProductList {
+  products(first: 20) { edges { node { id sku name price { amount currency } inStock category { id name } } } }
+}"""
+DETAIL_QUERY = """query ProductDetail($id: ID!) {
+  product(id: $id) { id sku name description price { amount currency } stockQuantity inStock category { id name } }
+}"""
+
+REQUESTS_PER_CONCURRENCY = {1: 400, 10: 1500, 50: 2500}
+WARMUP_REQUESTS = 50
+
+
+@dataclass
+class Result:
+    target: str
+    operation: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# --- a small HTTP/1.1 load generator (asyncio, keep-alive when the server allows it) ---------------
+
+
+class Connection:
+    def __init__(self, url: str, body: bytes) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.request = (
+            f"POST {parts.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def send(self) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                body += chunk[:-2]
+        else:
+            body = await self.reader.read()
+            headers["connection"] = "close"
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status, body
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+async def load(url: str, body: bytes, *, requests: int, concurrency: int) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining, errors
+        connection = Connection(url, body)
+        try:
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                status, answer = await connection.send()
+                latencies.append((time.perf_counter() - started) * 1000)
+                if status != 200 or b'"errors"' in answer:
+                    errors += 1
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def measure(target: str, url: str, operation: str, body: bytes, concurrency: int, scale: float) -> Result:
+    asyncio.run(load(url, body, requests=WARMUP_REQUESTS, concurrency=min(concurrency, 10)))
+    count = max(concurrency, int(REQUESTS_PER_CONCURRENCY.get(concurrency, 1000) * scale))
+    latencies, errors, seconds = asyncio.run(load(url, body, requests=count, concurrency=concurrency))
+    return Result(target, operation, concurrency, count, errors, seconds, latencies)
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def start_platform(supervisor: manage_all.Supervisor) -> tuple[str, dict[str, str]]:
+    """The catalog under gunicorn plus two production gateways; returns (catalog GraphQL URL, gateways)."""
+    manage_all.ensure_gateway_dependencies()
+    manage_all.setup(production=True)
+    catalog = next(s for s in manage_all.services() if s["name"] == "catalog")
+    free = _free_port
+    base = manage_all.start_services(supervisor, production=True, ports={"catalog": free()}, only=["catalog"],
+                                     extra_env=manage_all.production_env())
+    subgraph_url = base["catalog"] + catalog["graphql_path"]
+    supergraph = manage_all.LOG_DIR / "bench-supergraph.graphql"
+    manage_all.compose_supergraph({"catalog": subgraph_url}, out=supergraph)
+    gateways = {
+        "gateway (dedup on)": manage_all.start_gateway(supervisor, port=free(), production=True, supergraph=supergraph,
+                                                       name="bench-gateway-dedup", extra_env={"GATEWAY_DEDUPE_INFLIGHT": "1"}),
+        "gateway (dedup off)": manage_all.start_gateway(supervisor, port=free(), production=True, supergraph=supergraph,
+                                                        name="bench-gateway-nodedup", extra_env={"GATEWAY_DEDUPE_INFLIGHT": "0"}),
+    }
+    return subgraph_url, {name: url + "/graphql" for name, url in gateways.items()}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def first_product_id(url: str) -> str:
+    import urllib.request
+
+    request = urllib.request.Request(url, json.dumps({"query": "{ products(first: 1) { edges { node { id } } } }"}).encode(),
+                                     {"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["data"]["products"]["edges"][0]["node"]["id"]
+
+
+def print_table(results: list[Result]) -> None:
+    print(f"\n{'operation':<15} {'c':>3} {'target':<20} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+          f"{'errors':>6} {'p50 ratio':>9}")
+    direct = {(r.operation, r.concurrency): r for r in results if r.target == "subgraph (direct)"}
+    for r in results:
+        base = direct[(r.operation, r.concurrency)]
+        ratio = "" if r is base else f"{r.percentile(50) / base.percentile(50):.2f}x"
+        print(f"{r.operation:<15} {r.concurrency:>3} {r.target:<20} {r.rps:>8.0f} {r.percentile(50):>8.2f} "
+              f"{r.percentile(95):>8.2f} {r.percentile(99):>8.2f} {r.errors:>6} {ratio:>9}")
+
+
+def print_summary(results: list[Result]) -> None:
+    print("\ngateway-over-subgraph p50 ratio (target <= 1.30x for a single-subgraph query):")
+    direct = {(r.operation, r.concurrency): r for r in results if r.target == "subgraph (direct)"}
+    for target in sorted({r.target for r in results} - {"subgraph (direct)"}):
+        ratios = [r.percentile(50) / direct[(r.operation, r.concurrency)].percentile(50) for r in results if r.target == target]
+        added = [r.percentile(50) - direct[(r.operation, r.concurrency)].percentile(50) for r in results if r.target == target]
+        print(f"  {target:<20} median ratio {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}x), "
+              f"added p50 latency {statistics.median(added):.2f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the request counts (default 1.0)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
+    args = parser.parse_args()
+
+    os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
+    supervisor = manage_all.Supervisor()
+    try:
+        subgraph_url, gateways = start_platform(supervisor)
+        targets = {"subgraph (direct)": subgraph_url, **gateways}
+        product_id = first_product_id(subgraph_url)
+        operations = {
+            "products(20)": json.dumps({"query": LIST_QUERY}).encode(),
+            "product(id)": json.dumps({"query": DETAIL_QUERY, "variables": {"id": product_id}}).encode(),
+        }
+        print(f"load average at the start: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+        print(f"catalog (gunicorn, {os.environ.get('GUNICORN_WORKERS', os.cpu_count() * 2 + 1)} sync workers) at {subgraph_url}")
+        for name, url in gateways.items():
+            print(f"{name} at {url}")
+        results = []
+        for operation, body in operations.items():
+            for concurrency in args.concurrency:
+                for target, url in targets.items():
+                    result = measure(target, url, operation, body, concurrency, args.scale)
+                    results.append(result)
+                    print(f"  measured {operation} c={concurrency} {target}: {result.rps:.0f} req/s", flush=True)
+        print_table(results)
+        print_summary(results)
+        print(f"\nload average (1/5/15 min) at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} "
+              f"on {os.cpu_count()} cores; other work on the machine skews absolute figures")
+        if any(r.errors for r in results):
+            print("\nSOME REQUESTS FAILED (see the errors column)")
+            return 1
+        return 0
+    finally:
+        supervisor.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
