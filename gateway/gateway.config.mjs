@@ -33,6 +33,7 @@ export const gatewayConfig = defineConfig({
   maxHeaderSize: settings.maxHeaderBytes,
   graphqlEndpoint: settings.graphqlEndpoint,
   logging: settings.logLevel,
+  jit: settings.jit,
 
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {

@@ -69,5 +69,7 @@ export const settings = Object.freeze({
   introspection: bool('GATEWAY_INTROSPECTION', development),
   graphiql: bool('GATEWAY_GRAPHIQL', development),
   fork: int('GATEWAY_FORK', 1),
+  // graphql-jit compiles each (cached) operation's execution plan.
+  jit: bool('GATEWAY_JIT', false),
   logLevel: process.env.GATEWAY_LOG_LEVEL || (development ? 'info' : 'warn'),
 });

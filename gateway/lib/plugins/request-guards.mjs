@@ -71,8 +71,12 @@ export function useRequestGuards({ maxBodyBytes, jwtAlgorithms = ['RS256'] }) {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       checkHeaders(request.headers, { jwtAlgorithms });
       const contentLength = request.headers.get('content-length');
-      if (contentLength !== null && Number(contentLength) > maxBodyBytes) throw tooLarge(maxBodyBytes);
-      if (requestParser && request.body) {
+      if (contentLength !== null) {
+        // Node's HTTP parser never reads past Content-Length, so the header alone bounds the body.
+        if (!/^\d+$/.test(contentLength)) throw reject(400, 'BAD_REQUEST', 'Invalid Content-Length header.');
+        if (Number(contentLength) > maxBodyBytes) throw tooLarge(maxBodyBytes);
+      } else if (requestParser && request.body) {
+        // Chunked upload: count the bytes as they stream in.
         setRequestParser((incoming) => requestParser(limitBody(incoming, maxBodyBytes, fetchAPI)));
       }
     },
