@@ -84,7 +84,7 @@ def test_composition_error_is_printed_and_nothing_is_written(platform, tmp_path)
     assert result.returncode == 1
     assert "composition FAILED" in result.stderr
     assert "doesNotExist" in result.stderr
-    assert "[" in result.stderr  # each error carries its code, e.g. [INVALID_GRAPHQL] / [KEY_INVALID_FIELDS]
+    assert "[KEY_INVALID_FIELDS] [catalog]" in result.stderr  # each error names its code and subgraph
     assert out.read_text() == "previous"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -20,8 +22,15 @@ query($representations: [_Any!]!) {
 def test_service_sdl_declares_federation_v2_keys(gql):
     sdl = gql.data("{ _service { sdl } }")["_service"]["sdl"]
     assert "specs.apollo.dev/federation/v2" in sdl
-    assert 'type Product @key(fields: "id")' in sdl
-    assert 'type Category @key(fields: "id")' in sdl
+    assert re.search(r'type Product\s+@key\(fields: "id"\)', sdl)
+    assert re.search(r'type Category\s+@key\(fields: "id"\)', sdl)
+
+
+def test_lists_declare_their_size_for_the_gateway_cost_limit(gql):
+    sdl = gql.data("{ _service { sdl } }")["_service"]["sdl"]
+    assert '@listSize(slicingArguments: ["first"], sizedFields: ["edges"])' in sdl
+    assert "categories: [Category!]! @listSize(assumedSize: 100)" in sdl
+    assert "children: [Category!]! @listSize(assumedSize: 20)" in sdl
 
 
 def test_entities_resolve_many_ids_in_one_query(gql, make_product, category, django_assert_num_queries):
