@@ -7,7 +7,8 @@ One run starts the catalog under gunicorn (deploy/gunicorn.conf.py, production s
 `_bench` database, seeded) and two production-mode gateways on free loopback ports: one with the
 engine's in-flight de-duplication of identical subgraph requests (the default) and one without.
 Every operation is then measured at each concurrency against the subgraph and both gateways, with
-a fixed number of requests (keep-alive where the server allows it), and the script prints req/s,
+a fixed number of requests (keep-alive where the server allows it; targets interleaved in rounds so
+background load hits them alike), and the script prints req/s,
 p50/p95/p99 and the gateway-over-subgraph p50 ratio (target: <= 1.3x for a single-subgraph query).
 The load generator runs on the same 2 cores as everything else: compare rows, not absolutes.
 """
@@ -38,7 +39,7 @@ DETAIL_QUERY = """query ProductDetail($id: ID!) {
   product(id: $id) { id sku name description price { amount currency } stockQuantity inStock category { id name } }
 }"""
 
-REQUESTS_PER_CONCURRENCY = {1: 400, 10: 1500, 50: 2500}
+REQUESTS_PER_CONCURRENCY = {1: 400, 10: 1200, 50: 2000}
 WARMUP_REQUESTS = 50
 
 
@@ -133,11 +134,24 @@ async def load(url: str, body: bytes, *, requests: int, concurrency: int) -> tup
     return latencies, errors, time.perf_counter() - started
 
 
-def measure(target: str, url: str, operation: str, body: bytes, concurrency: int, scale: float) -> Result:
-    asyncio.run(load(url, body, requests=WARMUP_REQUESTS, concurrency=min(concurrency, 10)))
-    count = max(concurrency, int(REQUESTS_PER_CONCURRENCY.get(concurrency, 1000) * scale))
-    latencies, errors, seconds = asyncio.run(load(url, body, requests=count, concurrency=concurrency))
-    return Result(target, operation, concurrency, count, errors, seconds, latencies)
+def measure_cell(targets: dict[str, str], operation: str, body: bytes, concurrency: int, scale: float,
+                 rounds: int = 4) -> list[Result]:
+    """All targets for one (operation, concurrency), in interleaved rounds so that a change in the
+    machine's background load hits every target alike."""
+    count = max(concurrency * rounds, int(REQUESTS_PER_CONCURRENCY.get(concurrency, 1000) * scale))
+    per_round = count // rounds
+    for url in targets.values():
+        asyncio.run(load(url, body, requests=WARMUP_REQUESTS, concurrency=min(concurrency, 10)))
+    results = {name: Result(name, operation, concurrency, 0, 0, 0.0, []) for name in targets}
+    for _ in range(rounds):
+        for name, url in targets.items():
+            latencies, errors, seconds = asyncio.run(load(url, body, requests=per_round, concurrency=concurrency))
+            result = results[name]
+            result.requests += per_round
+            result.errors += errors
+            result.seconds += seconds
+            result.latencies_ms += latencies
+    return list(results.values())
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -224,10 +238,10 @@ def main() -> int:
         results = []
         for operation, body in operations.items():
             for concurrency in args.concurrency:
-                for target, url in targets.items():
-                    result = measure(target, url, operation, body, concurrency, args.scale)
-                    results.append(result)
-                    print(f"  measured {operation} c={concurrency} {target}: {result.rps:.0f} req/s", flush=True)
+                cell = measure_cell(targets, operation, body, concurrency, args.scale)
+                results += cell
+                print(f"  measured {operation} c={concurrency}: "
+                      + ", ".join(f"{r.target} {r.rps:.0f} req/s" for r in cell), flush=True)
         print_table(results)
         print_summary(results)
         print(f"\nload average (1/5/15 min) at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} "
