@@ -206,13 +206,17 @@ def print_table(results: list[Result]) -> None:
 
 
 def print_summary(results: list[Result]) -> None:
-    print("\ngateway-over-subgraph p50 ratio (target <= 1.30x for a single-subgraph query):")
+    print("\ngateway-over-subgraph p50 ratio per concurrency (target <= 1.30x for a single-subgraph query):")
     direct = {(r.operation, r.concurrency): r for r in results if r.target == "subgraph (direct)"}
     for target in sorted({r.target for r in results} - {"subgraph (direct)"}):
-        ratios = [r.percentile(50) / direct[(r.operation, r.concurrency)].percentile(50) for r in results if r.target == target]
-        added = [r.percentile(50) - direct[(r.operation, r.concurrency)].percentile(50) for r in results if r.target == target]
-        print(f"  {target:<20} median ratio {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}x), "
-              f"added p50 latency {statistics.median(added):.2f} ms")
+        cells = [r for r in results if r.target == target]
+        by_c = {}
+        for r in cells:
+            by_c.setdefault(r.concurrency, []).append(r.percentile(50) / direct[(r.operation, r.concurrency)].percentile(50))
+        ratios = ", ".join(f"c={c}: {statistics.median(v):.2f}x" for c, v in sorted(by_c.items()))
+        added = [r.percentile(50) - direct[(r.operation, r.concurrency)].percentile(50) for r in cells if r.concurrency == 1]
+        extra = f"; added p50 latency at c=1: {statistics.median(added):+.2f} ms" if added else ""
+        print(f"  {target:<20} {ratios}{extra}")
 
 
 def main() -> int:
