@@ -7,9 +7,9 @@ import time
 import jwt
 import pytest
 from accounts import keys
+from accounts.models import Session
 from common.auth import registry
 
-from accounts.models import Session
 from tests.helpers import LOGIN, ME, PASSWORD, claims_of
 
 pytestmark = pytest.mark.django_db

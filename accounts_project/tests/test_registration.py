@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from accounts.models import User
+
 from tests.helpers import ME, PASSWORD, event_types
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from accounts.models import Session
 from common.auth import registry
 
-from accounts.models import Session
 from tests.helpers import ME, PASSWORD, REFRESH, event_types
 
 pytestmark = pytest.mark.django_db

@@ -20,6 +20,8 @@ from ariadne.explorer import ExplorerGraphiQL
 from ariadne.graphql import graphql_sync
 from ariadne_django.views import GraphQLView
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, GraphQLSchema
 
 from common.graphql.errors import BAD_REQUEST, format_error
@@ -34,6 +36,8 @@ def bad_request(message: str) -> JsonResponse:
     return JsonResponse({"errors": [{"message": message, "extensions": {"code": BAD_REQUEST}}]}, status=400)
 
 
+# Re-applied here: overriding dispatch() drops the csrf_exempt mark the parent class put on it.
+@method_decorator(csrf_exempt, name="dispatch")
 class AriadneView(GraphQLView):
     explorer: bool = False
     explorer_title: str = "GraphiQL"
