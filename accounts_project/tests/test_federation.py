@@ -43,6 +43,7 @@ def test_entities_are_loaded_in_one_batch_whatever_their_number(new_gql, make_us
         return data["_entities"], len(queries)
 
     two, queries_for_two = run([u.pk for u in users[:2]])
+    assert [e["id"] for e in two] == [str(u.pk) for u in users[:2]]
     twenty, queries_for_twenty = run([u.pk for u in users])
     assert [e["id"] for e in twenty] == [str(u.pk) for u in users]  # order of the representations
     assert twenty[3]["email"] == "member3@example.com"
