@@ -6,7 +6,10 @@ from common.settings.defaults import SHARED_APPS
 
 SERVICE_NAME = "catalog"
 
-INSTALLED_APPS = [*SHARED_APPS, "catalog"]
+INSTALLED_APPS = [*SHARED_APPS, "common.events", "catalog"]
+
+# The catalog's own read model (stock activity) is fed by its product events.
+EVENTS_CONSUME_TOPICS = ["catalog.product"]
 
 ROOT_URLCONF = "catalog_project.urls"
 WSGI_APPLICATION = "catalog_project.wsgi.application"
