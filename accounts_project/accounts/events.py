@@ -8,13 +8,12 @@ any single event without reading the accounts database.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
+
+from common.events.outbox import record_event
 
 from accounts.models import Session, User
 from accounts.queries import Authorization
-
-logger = logging.getLogger("accounts.events")
 
 USER_TOPIC = "accounts.user"
 SESSION_TOPIC = "accounts.session"
@@ -28,11 +27,6 @@ SESSION_REVOKED = "accounts.session.revoked"
 
 def record_account_event(*, topic: str, event_type: str, aggregate_id: str, payload: dict[str, Any]) -> None:
     """The one place accounts hands events to the outbox (same DB transaction as the caller)."""
-    try:
-        from common.events.outbox import record_event
-    except ImportError:  # the outbox app is not merged into this checkout yet
-        logger.warning("outbox unavailable, event not recorded: %s %s", event_type, aggregate_id)
-        return
     record_event(topic=topic, event_type=event_type, aggregate_id=aggregate_id, payload=payload)
 
 

@@ -29,16 +29,18 @@ def test_register_creates_an_active_customer_who_can_log_in(gql, recorded_events
     assert event_types(recorded_events) == ["accounts.user.registered"]
     payload = recorded_events[0]["payload"]["user"]
     assert payload["id"] == user["id"] and payload["roles"] == ["customer"] and recorded_events[0]["topic"] == "accounts.user"
+    assert recorded_events[0]["producer"] == "accounts" and recorded_events[0]["aggregate_id"] == user["id"]
 
     login = gql.login("NEW.person@example.com")
     assert gql.data(ME, token=login["accessToken"])["me"]["id"] == user["id"]
 
 
-def test_duplicate_email_is_a_conflict_whatever_the_case(gql, user):
+def test_duplicate_email_is_a_conflict_whatever_the_case(gql, user, recorded_events):
     error = gql.error(REGISTER, {"input": {"email": "CASEY@example.com", "password": PASSWORD}})
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["fields"] == {"email": ["Already registered."]}
     assert User.objects.count() == 1
+    assert recorded_events == []
 
 
 @pytest.mark.parametrize(

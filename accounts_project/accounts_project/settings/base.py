@@ -9,7 +9,10 @@ from common.settings.defaults import SHARED_APPS
 SERVICE_NAME = "accounts"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
-INSTALLED_APPS = [*SHARED_APPS, "accounts"]
+INSTALLED_APPS = [*SHARED_APPS, "common.events", "accounts"]
+
+# Account events go out through the transactional outbox (relay_outbox publishes them).
+EVENTS_PUBLISH_TOPICS = ["accounts.user", "accounts.session"]
 
 ROOT_URLCONF = "accounts_project.urls"
 WSGI_APPLICATION = "accounts_project.wsgi.application"
