@@ -16,7 +16,14 @@ from django.db.models import Max
 from django.test import Client, override_settings
 from django_redis import get_redis_connection
 
-from tests.helpers import PASSWORD, GraphQLClient
+from tests.helpers import PASSWORD, GraphQLClient, ensure_roles
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """A reused test database may have been flushed by a transactional test of an earlier run."""
+    with django_db_blocker.unblock():
+        ensure_roles()
 
 
 @pytest.fixture(scope="session", autouse=True)

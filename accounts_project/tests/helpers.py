@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import jwt
@@ -58,6 +59,13 @@ class GraphQLClient:
 def event_types(events: list[dict[str, Any]]) -> list[str]:
     return [event["event_type"] for event in events]
 
+
+
+def ensure_roles() -> None:
+    """Recreate what the roles data migration made (idempotent): transactional tests flush every table."""
+    from django.apps import apps
+
+    import_module("accounts.migrations.0002_roles").create_roles(apps, None)
 
 
 def claims_of(token: str) -> dict[str, Any]:
