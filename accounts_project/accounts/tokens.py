@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 import uuid
 from collections.abc import Iterable
@@ -75,12 +78,21 @@ def issue_refresh_token(*, user_id: str, session_id: str, jti: str, not_after: i
     return IssuedToken(_sign(claims), jti, datetime.fromtimestamp(claims["exp"], UTC))
 
 
+def _unverified_header(token: str) -> dict[str, Any]:
+    """Only the header segment, to pick the key (jwt.get_unverified_header decodes all three: 2x slower)."""
+    try:
+        segment = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error):
+        raise TokenError("Malformed token.")
+    if not isinstance(header, dict) or token.count(".") != 2:
+        raise TokenError("Malformed token.")
+    return header
+
+
 def decode(token: str, *, typ: str) -> dict[str, Any]:
     """Verify signature (RS256 only, key chosen by `kid`), iss, aud, exp, nbf and typ. Raises TokenError."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError:
-        raise TokenError("Malformed token.")
+    header = _unverified_header(token)
     if header.get("alg") != ALGORITHM:
         raise TokenError("Unexpected signing algorithm.")
     key = keyring().get(str(header.get("kid", "")))
