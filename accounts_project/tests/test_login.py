@@ -130,3 +130,52 @@ def test_login_upgrades_an_old_password_hash_to_argon2(gql, make_user, settings)
     gql.login("legacy@example.com")
     legacy.refresh_from_db()
     assert legacy.password.startswith("argon2$")
+
+
+def _forge(header: dict, claims: dict, signature: bytes = b"") -> str:
+    import base64
+    import json as _json
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return ".".join([b64(_json.dumps(header).encode()), b64(_json.dumps(claims).encode()), b64(signature)])
+
+
+@pytest.mark.parametrize("attack", ["alg_none", "hs256_with_public_key", "tampered", "unknown_kid", "not_yet_valid",
+                                    "header_not_an_object", "two_segments"])
+def test_accounts_rejects_forged_tokens(gql, user, attack, settings):
+    from cryptography.hazmat.primitives import serialization
+
+    login = gql.login("casey@example.com")
+    token = login["accessToken"]
+    claims = claims_of(token)
+    key = keys.keyring().active()
+    header = jwt.get_unverified_header(token)
+    if attack == "alg_none":
+        forged = _forge({"alg": "none", "kid": key.kid, "typ": "JWT"}, claims)
+    elif attack == "hs256_with_public_key":
+        public_pem = key.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        import hashlib
+        import hmac
+
+        unsigned = _forge({"alg": "HS256", "kid": key.kid, "typ": "JWT"}, claims).rsplit(".", 1)[0]
+        signature = hmac.new(public_pem, unsigned.encode(), hashlib.sha256).digest()
+        forged = unsigned + "." + _forge({}, {}, signature).rsplit(".", 1)[1]
+    elif attack == "tampered":
+        head, _, signature = token.split(".")
+        forged = ".".join([head, _forge({}, {**claims, "perms": ["catalog.delete_product"]}).split(".")[1], signature])
+    elif attack == "unknown_kid":
+        other = keys.new_private_key()
+        forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "made-up"})
+    elif attack == "not_yet_valid":
+        forged = jwt.encode({**claims, "nbf": int(time.time()) + 3600}, key.private_key, algorithm="RS256",
+                            headers={"kid": header["kid"]})
+    elif attack == "header_not_an_object":
+        forged = "WzFd." + token.split(".", 1)[1]
+    else:
+        forged = token.rsplit(".", 1)[0]
+    error = gql.error(ME, token=forged)
+    assert error["extensions"]["code"] == "UNAUTHENTICATED", error
+    # The genuine token still works: the rejection is about the forgery.
+    assert gql.data(ME, token=token)["me"]["email"] == "casey@example.com"

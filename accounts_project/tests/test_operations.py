@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from io import StringIO
 
 import pytest
@@ -172,7 +173,13 @@ def test_syntax_and_validation_errors_have_codes(gql):
     assert gql.error("{ me { nope } }")["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
-def test_unexpected_failures_are_masked(gql, user, monkeypatch):
+def test_client_errors_are_not_logged_as_server_errors(gql, caplog):
+    with caplog.at_level(logging.INFO):
+        assert gql.error(ME, HTTP_AUTHORIZATION="Bearer x.y.z")["extensions"]["code"] == "UNAUTHENTICATED"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_unexpected_failures_are_masked(gql, user, monkeypatch, caplog):
     token = gql.login("casey@example.com")["accessToken"]
 
     def broken(user_id):
@@ -184,3 +191,5 @@ def test_unexpected_failures_are_masked(gql, user, monkeypatch):
     assert error["message"] == "Internal server error."
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
     assert "hunter2" not in str(body)
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(logged) == 1 and logged[0].name == "common.graphql"  # once, server-side only

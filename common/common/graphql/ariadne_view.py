@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -32,6 +33,14 @@ def ariadne_error_formatter(error: GraphQLError, debug: bool = False) -> dict[st
     return format_error(error)
 
 
+class _AlreadyLogged(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """ariadne logs every error with a traceback, client errors included; format_error already logs
+    the unexpected ones (once), so ariadne's own error log is dropped."""
+
+    def error(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def bad_request(message: str) -> JsonResponse:
     return JsonResponse({"errors": [{"message": message, "extensions": {"code": BAD_REQUEST}}]}, status=400)
 
@@ -42,6 +51,7 @@ class AriadneView(GraphQLView):
     explorer: bool = False
     explorer_title: str = "GraphiQL"
     error_formatter = staticmethod(ariadne_error_formatter)
+    logger = _AlreadyLogged(logging.getLogger("common.graphql"), {})
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
