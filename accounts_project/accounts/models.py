@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -80,6 +81,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
+PERMISSION_STRING = RegexValidator(
+    r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", 'Use "<app label>.<codename>", e.g. "catalog.add_product".'
+)
+
+
 class ServicePermission(models.Model):
     """A Django permission string of some service ("catalog.add_product", "orders.change_order_status").
 
@@ -88,7 +94,10 @@ class ServicePermission(models.Model):
     """
 
     codename = models.CharField(
-        max_length=150, unique=True, help_text='"<service app label>.<permission codename>", e.g. "catalog.add_product".'
+        max_length=150,
+        unique=True,
+        validators=[PERMISSION_STRING],
+        help_text='"<service app label>.<permission codename>", e.g. "catalog.add_product".',
     )
     description = models.CharField(max_length=255, blank=True)
     groups = models.ManyToManyField(Group, related_name="service_permissions", blank=True, verbose_name="roles")

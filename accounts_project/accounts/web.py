@@ -7,6 +7,9 @@ session is no longer alive in the registry.
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY
 from django.contrib.auth import login as django_login
 from django.http import HttpRequest
@@ -41,10 +44,6 @@ def keep_browser_session_after_password_change(request: HttpRequest, user: User,
         return
     key = Session.objects.filter(pk=session_id).values_list("web_session_key", flat=True).first()
     if key:
-        from importlib import import_module
-
-        from django.conf import settings
-
         store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
         if store.exists(key):
             store[HASH_SESSION_KEY] = user.get_session_auth_hash()

@@ -193,3 +193,11 @@ def test_unexpected_failures_are_masked(gql, user, monkeypatch, caplog):
     assert "hunter2" not in str(body)
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(logged) == 1 and logged[0].name == "common.graphql"  # once, server-side only
+
+
+def test_service_permission_strings_are_validated_in_the_admin(admin_client):
+    response = admin_client.post("/admin/accounts/servicepermission/add/", {"codename": "Catalog add product", "groups": []})
+    assert response.status_code == 200 and b"app label" in response.content
+    assert not ServicePermission.objects.filter(codename="Catalog add product").exists()
+    response = admin_client.post("/admin/accounts/servicepermission/add/", {"codename": "cart.view_cart", "groups": []})
+    assert response.status_code == 302
