@@ -21,6 +21,8 @@ def _common(role: str) -> dict[str, Any]:
         "bootstrap_servers": bootstrap_servers(),
         "client_id": f"{service_name()}-{role}-{socket.gethostname()}-{os.getpid()}",
         "request_timeout_ms": 5000,
+        # Fail fast when the broker is down (default 30 s): the caller backs off and retries.
+        "bootstrap_timeout_ms": 5000,
         "reconnect_backoff_ms": 100,
         "reconnect_backoff_max_ms": 2000,
         **setting("EVENTS_KAFKA_OPTIONS"),
