@@ -18,12 +18,20 @@ from django_redis import get_redis_connection
 
 from tests.helpers import PASSWORD, GraphQLClient, ensure_roles
 
+pytest_plugins = ["common.events.testing"]  # real broker fixtures (kafka_broker, run_relay, topic_reader)
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
     """A reused test database may have been flushed by a transactional test of an earlier run."""
     with django_db_blocker.unblock():
         ensure_roles()
+
+
+@pytest.fixture
+def committed_roles(transactional_db: None) -> None:
+    """For transactional tests: the flush after each one empties every table, roles included."""
+    ensure_roles()
 
 
 @pytest.fixture(scope="session", autouse=True)

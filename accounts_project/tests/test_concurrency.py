@@ -12,16 +12,10 @@ from accounts.models import Session, User
 from common.graphql.errors import ClientError
 from django.db import connection
 
-from tests.helpers import PASSWORD, ensure_roles
+from tests.helpers import PASSWORD
 
 # Real concurrent transactions need committed data, so these tests run outside the test transaction.
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def roles(transactional_db: None) -> None:
-    """The flush after a transactional test empties every table, roles included: put them back first."""
-    ensure_roles()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("committed_roles")]
 
 
 def race(calls: list[Callable[[], Any]]) -> list[Any]:
