@@ -9,6 +9,9 @@ import pytest
 from catalog.models import Category, Product
 from django.test import Client
 
+# Real broker (Tansu) per session, topic readers, relays and consumers in threads.
+pytest_plugins = ["common.events.testing"]
+
 
 class GraphQLClient:
     def __init__(self, client: Client) -> None:

@@ -10,7 +10,10 @@ SERVICE_NAME = "catalog"
 BASE_DIR = Path(__file__).resolve().parents[2]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-INSTALLED_APPS = [*SHARED_APPS, "catalog"]
+INSTALLED_APPS = [*SHARED_APPS, "common.events", "catalog"]
+
+# The catalog's own read model (stock activity) is fed by its product events.
+EVENTS_CONSUME_TOPICS = ["catalog.product"]
 
 ROOT_URLCONF = "catalog_project.urls"
 WSGI_APPLICATION = "catalog_project.wsgi.application"
