@@ -1,0 +1,98 @@
+"""Django admin single sign-on with accounts credentials.
+
+`AccountsBackend` authenticates either
+- an accounts access token (`authenticate(request, token=...)`, used by the SSO view), or
+- an email and password (the standard admin login form), posted to the accounts `login`
+  mutation; the returned token is verified like any other.
+The user is the local replica row (created from the verified token if the
+`accounts.user.registered` event has not arrived yet); is_staff, groups and permissions come
+from the replica, so a role change reaches the admin through the events. A deactivated user
+is refused at once through the shared registry, even before the event arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+from redis.exceptions import RedisError
+
+from common.auth import accounts_client, registry
+from common.auth.tokens import AccessClaims, InvalidToken, verify_access_token
+
+logger = logging.getLogger("common.auth")
+
+
+class AccountsBackend(ModelBackend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        **kwargs: Any,
+    ) -> Any | None:
+        if token is None:
+            if not username or not password:
+                return None
+            client_ip = request.META.get("REMOTE_ADDR") if request is not None else None
+            token = accounts_client.login(email=username, password=password, client_ip=client_ip)
+            if token is None:
+                return None
+        try:
+            claims = verify_access_token(token)
+        except InvalidToken as exc:
+            logger.info("Admin sign-in refused: %s", exc.reason)
+            return None
+        user = replica_user_for(claims)
+        if not self.user_can_authenticate(user):
+            return None
+        user.accounts_claims = claims  # read by the user_logged_in receiver below
+        return user
+
+    def get_user(self, user_id: Any) -> Any | None:
+        user = super().get_user(user_id)
+        if user is None:
+            return None
+        try:
+            active = registry.is_user_active(str(user.pk))
+        except RedisError as exc:
+            logger.error("Auth registry unavailable; refusing admin session: %s", exc)
+            return None
+        return user if active else None
+
+
+def replica_user_for(claims: AccessClaims) -> Any:
+    """The replica row of the token's user; created from the verified claims when missing."""
+    from common.auth.replica.sync import _sync_django_grants
+
+    User = get_user_model()
+    user = User.objects.filter(pk=claims.user_id).first()
+    if user is None:
+        user = User(
+            id=claims.user_id,
+            email=User.objects.normalize_email(claims.email) or f"{claims.user_id}@replica.invalid",
+            is_staff=claims.staff,
+            roles=sorted(claims.roles),
+            permissions=sorted(claims.perms),
+            is_superuser="admin" in claims.roles,
+            synced_at=None,  # not from an event: any event will overwrite it
+        )
+        user.set_unusable_password()
+        user.save()
+        _sync_django_grants(user)
+    return user
+
+
+def remember_accounts_session(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """On admin login through accounts, tie the Django session to the accounts session."""
+    from common.auth.middleware import SSO_SESSION_KEYS
+
+    claims: AccessClaims | None = getattr(user, "accounts_claims", None)
+    if claims is None or request is None or not hasattr(request, "session"):
+        return
+    for key, value in zip(SSO_SESSION_KEYS, (claims.session_id, claims.user_id, claims.token_id), strict=True):
+        request.session[key] = value

@@ -1,0 +1,37 @@
+"""Consumers of `accounts.user.*` events that keep the user replica up to date.
+
+Services that install `common.auth.replica` consume the `accounts.user` topic
+(`EVENTS_CONSUME_TOPICS = ["accounts.user", ...]`). Each handler runs inside the consumer's
+DB transaction; the event backbone de-duplicates by event id and `apply_user_event` ignores
+events older than the row, so redelivery and replays are harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from common.auth.replica.sync import USER_EVENTS, apply_user_event
+
+try:
+    from common.events.handlers import handles
+except ImportError:  # pragma: no cover - until the event backbone is merged into this checkout
+
+    def handles(*event_types: str) -> Any:
+        return lambda handler: handler
+
+
+class UserEvent(Protocol):
+    event_type: str
+    aggregate_id: str
+    occurred_at: Any
+    payload: dict[str, Any]
+
+
+@handles(*USER_EVENTS)
+def on_accounts_user_event(event: UserEvent) -> None:
+    apply_user_event(
+        event_type=event.event_type,
+        user_id=event.aggregate_id,
+        occurred_at=event.occurred_at,
+        payload=event.payload,
+    )
