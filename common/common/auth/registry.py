@@ -85,12 +85,14 @@ def is_token_revoked(jti: str) -> bool:
 def check_token_state(*, session_id: str, user_id: str, jti: str) -> str | None:
     """One round trip: the reason a token must be rejected, or None when it is still good."""
     pipe = _client().pipeline(transaction=False)
-    pipe.exists(_session_key(session_id))
+    pipe.get(_session_key(session_id))
     pipe.exists(_inactive_key(user_id))
     pipe.exists(_revoked_key(jti))
-    session_alive, user_inactive, revoked = pipe.execute()
-    if not session_alive:
+    session_owner, user_inactive, revoked = pipe.execute()
+    if session_owner is None:
         return "session ended"
+    if session_owner.decode() != str(user_id):
+        return "session belongs to another user"
     if user_inactive:
         return "user inactive"
     if revoked:
