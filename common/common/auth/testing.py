@@ -229,3 +229,139 @@ class AccountsStub:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# --- the JWT attack suite ---------------------------------------------------------------------------
+# Each attack builds a token (and registry state) that a service must reject with UNAUTHENTICATED.
+
+
+def _alg_none(tokens: TokenMinter) -> str:
+    minted = tokens.mint(roles=[ADMIN])
+    return forge({"alg": "none", "typ": "JWT", "kid": tokens.key.kid}, minted.claims)
+
+
+def _alg_none_capitalised(tokens: TokenMinter) -> str:
+    minted = tokens.mint(roles=[ADMIN])
+    return forge({"alg": "None", "kid": tokens.key.kid}, minted.claims)
+
+
+def _hs256_with_public_key(tokens: TokenMinter) -> str:
+    # Algorithm confusion: an HMAC "signed" with the (public) RSA key as the shared secret.
+    import hashlib
+    import hmac
+
+    minted = tokens.mint(roles=[ADMIN])
+    header = {"alg": "HS256", "typ": "JWT", "kid": tokens.key.kid}
+    unsigned = forge(header, minted.claims).rsplit(".", 1)[0]
+    signature = hmac.new(tokens.key.public_pem, unsigned.encode(), hashlib.sha256).digest()
+    return f"{unsigned}.{b64url(signature)}"
+
+
+def _tampered_payload(tokens: TokenMinter) -> str:
+    minted = tokens.mint(roles=[CUSTOMER])
+    head, _, signature = minted.token.split(".")
+    escalated = {**minted.claims, "roles": [ADMIN], "perms": list(ROLE_PERMISSIONS[ADMIN])}
+    body = b64url(json.dumps(escalated, separators=(",", ":")).encode())
+    return f"{head}.{body}.{signature}"
+
+
+def _unknown_kid(tokens: TokenMinter) -> str:
+    return tokens.mint(key=KeyPair(kid="rogue-key")).token
+
+
+def _known_kid_foreign_signer(tokens: TokenMinter) -> str:
+    # The header names our key but an attacker's key made the signature.
+    claims = tokens.claims(roles=[ADMIN])
+    registry.open_session(session_id=claims["sid"], user_id=claims["sub"], ttl_seconds=600)
+    rogue = KeyPair(kid=tokens.key.kid)
+    return tokens.sign(claims, key=rogue)
+
+
+def _expired(tokens: TokenMinter) -> str:
+    return tokens.mint(now=time.time() - 3600, ttl=300).token  # exp an hour minus 5 min ago, far beyond leeway
+
+
+def _not_yet_valid(tokens: TokenMinter) -> str:
+    now = int(time.time())
+    return tokens.mint(nbf=now + 120, iat=now).token
+
+
+def _issued_in_future(tokens: TokenMinter) -> str:
+    return tokens.mint(now=time.time() + 3600).token
+
+
+def _wrong_issuer(tokens: TokenMinter) -> str:
+    return tokens.mint(iss="someone-else").token
+
+
+def _wrong_audience(tokens: TokenMinter) -> str:
+    return tokens.mint(aud="another-platform").token
+
+
+def _refresh_as_access(tokens: TokenMinter) -> str:
+    return tokens.mint(typ="refresh").token
+
+
+def _missing_session_claim(tokens: TokenMinter) -> str:
+    claims = tokens.claims(roles=[ADMIN])
+    del claims["sid"]
+    return tokens.sign(claims)
+
+
+def _sub_not_uuid(tokens: TokenMinter) -> str:
+    return tokens.mint(open_session=False, sub="admin").token
+
+
+def _logged_out_session(tokens: TokenMinter) -> str:
+    minted = tokens.mint(roles=[ADMIN])
+    registry.end_session(session_id=minted.session_id)
+    return minted.token
+
+
+def _unknown_session(tokens: TokenMinter) -> str:
+    return tokens.mint(roles=[ADMIN], open_session=False).token
+
+
+def _deactivated_user(tokens: TokenMinter) -> str:
+    minted = tokens.mint(roles=[ADMIN])
+    registry.set_user_active(user_id=minted.user_id, active=False)
+    return minted.token
+
+
+def _revoked_jti(tokens: TokenMinter) -> str:
+    minted = tokens.mint(roles=[ADMIN])
+    registry.revoke_token(jti=minted.jti, expires_at=minted.claims["exp"])
+    return minted.token
+
+
+def _session_of_another_user(tokens: TokenMinter) -> str:
+    victim = tokens.mint(roles=[ADMIN])
+    return tokens.mint(roles=[ADMIN], session_id=victim.session_id, open_session=False).token
+
+
+def _garbage(tokens: TokenMinter) -> str:
+    return "not-a-jwt"
+
+
+ATTACKS = {
+    "alg none": _alg_none,
+    "alg None (capitalised)": _alg_none_capitalised,
+    "HS256 signed with the public key": _hs256_with_public_key,
+    "tampered payload": _tampered_payload,
+    "unknown kid": _unknown_kid,
+    "known kid, foreign signature": _known_kid_foreign_signer,
+    "expired": _expired,
+    "not yet valid": _not_yet_valid,
+    "issued in the future": _issued_in_future,
+    "wrong iss": _wrong_issuer,
+    "wrong aud": _wrong_audience,
+    "refresh token as access token": _refresh_as_access,
+    "missing sid claim": _missing_session_claim,
+    "sub not a UUID": _sub_not_uuid,
+    "logged-out session": _logged_out_session,
+    "unknown session": _unknown_session,
+    "session of another user": _session_of_another_user,
+    "deactivated user": _deactivated_user,
+    "revoked jti": _revoked_jti,
+    "garbage": _garbage,
+}
