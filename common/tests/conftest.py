@@ -36,8 +36,9 @@ class GraphQL:
 
 
 @pytest.fixture(params=sorted(ENDPOINTS))
-def api(request: pytest.FixtureRequest, client: Client) -> GraphQL:
-    """Each test using it runs against the graphene and the ariadne endpoint."""
+def api(request: pytest.FixtureRequest, client: Client, db: None) -> GraphQL:
+    """Each test using it runs against the graphene and the ariadne endpoint.
+    (Permission checks may read the user replica, hence the database.)"""
     return GraphQL(client, ENDPOINTS[request.param])
 
 

@@ -1,9 +1,10 @@
 """The accounts service's public signing keys (JWKS), fetched over HTTP and cached in-process.
 
 Keys are refetched when the cached set is older than AUTH_JWKS_MAX_AGE_SECONDS, and when a
-token names a `kid` we do not know (the accounts service rotated its key) — but never more
-often than AUTH_JWKS_MIN_REFRESH_SECONDS, so tokens with made-up kids cannot make every
-request fetch. When the accounts service is unreachable the last good key set stays in use.
+token names a `kid` we do not know (the accounts service rotated its key) — but unknown kids
+trigger at most one fetch per AUTH_JWKS_MIN_REFRESH_SECONDS, so tokens with made-up kids
+cannot make every request fetch. When the accounts service is unreachable the last good key
+set stays in use (and failed fetches are retried at most once per that interval too).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import urllib.request
 from typing import Any
 
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWKError, PyJWTError
 
 from common.auth.conf import auth_setting
 
@@ -37,14 +38,15 @@ class JWKSClient:
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None  # last successful fetch (monotonic)
         self._attempted_at: float | None = None  # last attempt, successful or not
+        self._forced_at: float | None = None  # last attempt caused by an unknown kid
         self._lock = threading.Lock()
 
     def get_key(self, kid: str) -> Any | None:
         """The public key for `kid`, or None when the accounts service does not publish it."""
-        if self._is_stale() and self._may_refresh():
+        if self._is_stale() and self._may_retry():
             self._refresh(wanted=None)
         key = self._keys.get(kid)
-        if key is None and self._may_refresh():
+        if key is None and self._may_force():
             self._refresh(wanted=kid)
             key = self._keys.get(kid)
         return key
@@ -52,18 +54,26 @@ class JWKSClient:
     def _is_stale(self) -> bool:
         return self._fetched_at is None or time.monotonic() - self._fetched_at > self.max_age
 
-    def _may_refresh(self) -> bool:
+    def _may_retry(self) -> bool:
+        # After a failed attempt, wait before trying again (accounts may be down).
         return self._attempted_at is None or time.monotonic() - self._attempted_at >= self.min_refresh_interval
+
+    def _may_force(self) -> bool:
+        # Unknown kids may trigger one fetch per interval, counted apart from routine fetches, so a
+        # key rotated in right after start-up is still picked up at once.
+        return self._forced_at is None or time.monotonic() - self._forced_at >= self.min_refresh_interval
 
     def _refresh(self, *, wanted: str | None) -> None:
         with self._lock:
             # Re-checked under the lock: another thread may have fetched while this one waited.
-            if not self._may_refresh():
+            if wanted is None and not (self._is_stale() and self._may_retry()):
                 return
-            if (wanted is None and not self._is_stale()) or (wanted is not None and wanted in self._keys):
+            if wanted is not None and (wanted in self._keys or not self._may_force()):
                 return
             reason = "expired key set" if wanted is None else f"unknown kid {wanted[:40]!r}"
             self._attempted_at = time.monotonic()
+            if wanted is not None:
+                self._forced_at = self._attempted_at
             self.fetch_count += 1
             try:
                 keys = parse_jwks(self._download())
@@ -100,7 +110,7 @@ def parse_jwks(document: dict[str, Any]) -> dict[str, Any]:
             continue
         try:
             keys[kid] = PyJWK(jwk, algorithm=ALGORITHM).key
-        except PyJWKError as exc:
+        except (PyJWKError, PyJWTError, ValueError, TypeError) as exc:
             logger.warning("Skipping unusable JWKS key %r: %s", kid, exc)
     return keys
 

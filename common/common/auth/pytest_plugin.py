@@ -49,6 +49,7 @@ def tokens(accounts_stub: AccountsStub, auth_signing_key: KeyPair) -> Iterator[T
     from common.auth.tokens import clear_state_cache
 
     accounts_stub.jwks_keys = [auth_signing_key.jwk()]
+    accounts_stub.jwks_down = False
     accounts_stub.accounts.clear()
     reset_jwks_client()
     clear_state_cache()

@@ -164,6 +164,7 @@ class AccountsStub:
     minter: TokenMinter
     jwks_keys: list[dict[str, Any]] = field(default_factory=list)
     jwks_requests: int = 0
+    jwks_down: bool = False  # answer 503, as an overloaded or restarting accounts service would
     # email -> (password, claim arguments for the minted token)
     accounts: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     login_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -187,7 +188,10 @@ class AccountsStub:
             def do_GET(self) -> None:
                 if self.path == "/.well-known/jwks.json":
                     stub.jwks_requests += 1
-                    self._send(200, {"keys": list(stub.jwks_keys)})
+                    if stub.jwks_down:
+                        self._send(503, {})
+                    else:
+                        self._send(200, {"keys": list(stub.jwks_keys)})
                 else:
                     self._send(404, {})
 
