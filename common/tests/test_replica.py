@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from common.auth.replica.handlers import on_accounts_user_event
 from common.auth.replica.models import User
+from common.auth.replica.sync import forget_sync_positions
 from django.contrib.auth.models import Group
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +141,20 @@ def test_email_moving_to_another_account_frees_it(new_user_id):
 def test_other_event_types_are_ignored(new_user_id):
     on_accounts_user_event(envelope("profile_changed", new_user_id, T0, email="p@example.com"))
     assert not User.objects.filter(pk=new_user_id).exists()
+
+
+def test_rebuild_keeps_rows_and_reapplies_the_history(new_user_id):
+    history = [
+        envelope("registered", new_user_id, T0, email="h@example.com", roles=["customer"], perms=[]),
+        envelope("roles_changed", new_user_id, T0 + dt.timedelta(minutes=1), email="h@example.com", is_staff=True,
+                 roles=["catalog_manager"], perms=["ownership.add_note"]),
+    ]
+    for event in history:
+        on_accounts_user_event(event)
+    final = row(new_user_id)
+    User.objects.filter(pk=new_user_id).update(roles=["tampered"], is_staff=False)
+    forget_sync_positions()
+    assert User.objects.filter(pk=new_user_id).exists()  # never deleted
+    for event in history:  # the replay
+        on_accounts_user_event(event)
+    assert row(new_user_id) == final

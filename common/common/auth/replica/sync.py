@@ -116,3 +116,8 @@ def local_permissions(perms: Iterable[str]) -> list[Permission]:
     if not query:
         return []
     return list(Permission.objects.filter(query))
+
+
+def forget_sync_positions() -> None:
+    """Before a replay of the accounts events: let every event apply again (rows are kept)."""
+    User.objects.update(synced_at=None)
