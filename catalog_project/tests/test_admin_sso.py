@@ -85,6 +85,23 @@ def test_first_sign_in_before_the_registered_event_creates_the_replica(client, t
     assert client.get(PRODUCTS).status_code == 200
 
 
+def test_newer_token_refreshes_a_stale_replica(client, tokens):
+    # Signed in once as a customer; accounts then made the user staff, but no event arrived yet.
+    customer = tokens.mint(roles=["customer"], staff=False, email="lee@example.com")
+    assert sso(client, customer.token).status_code == 403
+    promoted = tokens.mint(user_id=customer.user_id, roles=["catalog_manager"], perms=MANAGER_PERMS, staff=True,
+                           email="lee@example.com", now=time.time() + 1)
+    assert sso(client, promoted.token).status_code == 302
+    assert client.get(PRODUCTS).status_code == 200
+
+
+def test_older_token_does_not_undo_a_later_event(client, staff):
+    # After the token was issued, accounts took the staff flag away and the event arrived.
+    user_event("roles_changed", staff.user_id, email="kim@example.com", is_staff=False, roles=["customer"], perms=[])
+    assert sso(client, staff.token).status_code == 403
+    assert User.objects.get(pk=staff.user_id).roles == ["customer"]
+
+
 def test_no_open_redirect(client, staff):
     assert sso(client, staff.token, "https://evil.example/").headers["Location"] == "/admin/"
 

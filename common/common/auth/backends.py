@@ -4,9 +4,10 @@
 - an accounts access token (`authenticate(request, token=...)`, used by the SSO view), or
 - an email and password (the standard admin login form), posted to the accounts `login`
   mutation; the returned token is verified like any other.
-The user is the local replica row (created from the verified token if the
-`accounts.user.registered` event has not arrived yet); is_staff, groups and permissions come
-from the replica, so a role change reaches the admin through the events. A deactivated user
+The user is the local replica row; is_staff, groups and permissions come from the replica, so
+a role change reaches the admin through the events. At sign-in the verified token, when newer
+than the last event applied, also updates the row (the events may lag behind, or the
+`registered` event may not have arrived yet). A deactivated user
 is refused at once through the shared registry, even before the event arrives.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 from redis.exceptions import RedisError
@@ -66,25 +66,11 @@ class AccountsBackend(ModelBackend):
 
 
 def replica_user_for(claims: AccessClaims) -> Any:
-    """The replica row of the token's user; created from the verified claims when missing."""
-    from common.auth.replica.sync import _sync_django_grants
+    """The replica row of the token's user, created or refreshed from the verified claims when
+    they are newer than the last accounts event applied to it."""
+    from common.auth.replica.sync import apply_token_claims
 
-    User = get_user_model()
-    user = User.objects.filter(pk=claims.user_id).first()
-    if user is None:
-        user = User(
-            id=claims.user_id,
-            email=User.objects.normalize_email(claims.email) or f"{claims.user_id}@replica.invalid",
-            is_staff=claims.staff,
-            roles=sorted(claims.roles),
-            permissions=sorted(claims.perms),
-            is_superuser="admin" in claims.roles,
-            synced_at=None,  # not from an event: any event will overwrite it
-        )
-        user.set_unusable_password()
-        user.save()
-        _sync_django_grants(user)
-    return user
+    return apply_token_claims(claims)
 
 
 def remember_accounts_session(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:

@@ -24,6 +24,7 @@ from django.db.models import Q
 
 from common.auth.replica.models import User
 from common.auth.roles import ADMIN
+from common.auth.tokens import AccessClaims
 
 logger = logging.getLogger("common.auth.replica")
 
@@ -49,13 +50,41 @@ def apply_user_event(*, event_type: str, user_id: str, occurred_at: Any, payload
     if event_type not in USER_EVENTS:
         logger.debug("Ignoring %s for user %s", event_type, user_id)
         return False
-    user_id = str(uuid.UUID(str(user_id)))
-    moment = parse_time(occurred_at)
-    snapshot = payload.get("user") if isinstance(payload.get("user"), Mapping) else payload
+    snapshot = dict(payload.get("user") if isinstance(payload.get("user"), Mapping) else payload)
+    if event_type == DEACTIVATED:
+        snapshot["is_active"] = False
+    elif event_type == REACTIVATED:
+        snapshot["is_active"] = True
+    return _apply(user_id=str(user_id), moment=parse_time(occurred_at), snapshot=snapshot, source=event_type) is not None
+
+
+@transaction.atomic
+def apply_token_claims(claims: AccessClaims) -> User:
+    """The replica row for a *fully verified* access token (admin sign-in), brought up to it.
+
+    A verified token states what accounts knew at its `iat`, and its user was active a moment
+    ago (registry check). It updates the row only when newer than the last event applied, so
+    it fills the gap when events are late and never undoes a later change.
+    """
+    snapshot = {
+        "email": claims.email,
+        "is_staff": claims.staff,
+        "is_active": True,
+        "roles": sorted(claims.roles),
+        "perms": sorted(claims.perms),
+    }
+    moment = dt.datetime.fromtimestamp(claims.issued_at, tz=dt.UTC)
+    return _apply(user_id=claims.user_id, moment=moment, snapshot=snapshot, source="token") or User.objects.get(
+        pk=claims.user_id
+    )
+
+
+def _apply(*, user_id: str, moment: dt.datetime, snapshot: Mapping[str, Any], source: str) -> User | None:
+    user_id = str(uuid.UUID(user_id))
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is not None and user.synced_at is not None and moment < user.synced_at:
-        logger.info("Skipping %s for %s: older than the replica (%s < %s)", event_type, user_id, moment, user.synced_at)
-        return False
+        logger.info("Skipping %s for %s: older than the replica (%s < %s)", source, user_id, moment, user.synced_at)
+        return None
     created = user is None
     if created:
         user = User(id=user_id, email=_placeholder_email(user_id))
@@ -68,28 +97,24 @@ def apply_user_event(*, event_type: str, user_id: str, occurred_at: Any, payload
     staff = snapshot.get("is_staff", snapshot.get("staff"))
     if isinstance(staff, bool):
         user.is_staff = staff
-    if event_type == DEACTIVATED:
-        user.is_active = False
-    elif event_type == REACTIVATED:
-        user.is_active = True
-    elif isinstance(snapshot.get("is_active"), bool):
+    if isinstance(snapshot.get("is_active"), bool):
         user.is_active = snapshot["is_active"]
 
     roles = snapshot.get("roles")
     perms = snapshot.get("perms", snapshot.get("permissions"))
     grants_changed = False
     if isinstance(roles, list):
-        grants_changed |= sorted(roles) != sorted(user.roles)
+        grants_changed |= sorted(set(roles)) != sorted(user.roles)
         user.roles = sorted(set(roles))
         user.is_superuser = ADMIN in user.roles or bool(snapshot.get("is_superuser", False))
     if isinstance(perms, list):
-        grants_changed |= sorted(perms) != sorted(user.permissions)
+        grants_changed |= sorted(set(perms)) != sorted(user.permissions)
         user.permissions = sorted(set(perms))
     user.synced_at = moment
     user.save()
     if created or grants_changed:
         _sync_django_grants(user)
-    return True
+    return user
 
 
 def _free_email(email: str, *, keep: str) -> None:
