@@ -8,7 +8,8 @@ from common.settings.defaults import *  # noqa: F403
 from common.settings.defaults import MIDDLEWARE, SHARED_APPS
 
 SERVICE_NAME = "common-tests"
-INSTALLED_APPS = [*SHARED_APPS, *REPLICA_APPS, "tests.ownership"]
+INSTALLED_APPS = [*SHARED_APPS, *REPLICA_APPS, "common.events", "tests.ownership"]
+EVENTS_CONSUME_TOPICS = ["accounts.user"]
 MIDDLEWARE = with_auth_middleware(MIDDLEWARE)
 ROOT_URLCONF = "tests.urls"
 DATABASES = {"default": database_config("common_tests")}

@@ -158,3 +158,21 @@ def test_rebuild_keeps_rows_and_reapplies_the_history(new_user_id):
     for event in history:  # the replay
         on_accounts_user_event(event)
     assert row(new_user_id) == final
+
+
+def test_consumer_path_runs_the_replica_handler_once_per_event(new_user_id):
+    # Through the event backbone exactly as the consumer does: discovered handler, dedup by event id.
+    from common.events.envelope import Envelope
+    from common.events.handlers import handlers_for
+    from common.events.processing import apply_event
+
+    registrations = handlers_for("accounts.user.roles_changed")
+    assert [r.name for r in registrations] == ["common.auth.replica.handlers.on_accounts_user_event"]
+    assert all(r.reset is not None for r in registrations)  # rebuild_read_models replays it
+    event = envelope("roles_changed", new_user_id, T0, email="c@example.com", is_staff=True,
+                     roles=["catalog_manager"], perms=["ownership.add_note"])
+    real = Envelope.from_dict({**vars(event), "event_id": str(uuid.uuid4()), "correlation_id": "test"})
+    assert apply_event(real, registrations) == {"common.auth.replica.handlers.on_accounts_user_event"}
+    User.objects.filter(pk=new_user_id).update(roles=["changed-meanwhile"])
+    assert apply_event(real, registrations) == set()  # redelivered: not run again
+    assert User.objects.get(pk=new_user_id).roles == ["changed-meanwhile"]

@@ -8,30 +8,16 @@ events older than the row, so redelivery and replays are harmless.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from common.auth.replica.sync import USER_EVENTS, apply_user_event, forget_sync_positions
-
-try:
-    from common.events.handlers import handles
-except ImportError:  # until the event backbone is merged into this checkout
-
-    def handles(*event_types: str, reset: Any = None) -> Any:
-        return lambda handler: handler
-
-
-class UserEvent(Protocol):
-    event_type: str
-    aggregate_id: str
-    occurred_at: Any
-    payload: dict[str, Any]
+from common.events.envelope import Envelope
+from common.events.handlers import handles
 
 
 # `rebuild_read_models` calls the reset, then replays the topic. Replica rows are never deleted
 # (guardian grants, admin history and owned objects point at them): the reset only makes every
 # row accept the replayed events again.
 @handles(*USER_EVENTS, reset=forget_sync_positions)
-def on_accounts_user_event(event: UserEvent) -> None:
+def on_accounts_user_event(event: Envelope) -> None:
     apply_user_event(
         event_type=event.event_type,
         user_id=event.aggregate_id,
