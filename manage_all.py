@@ -361,6 +361,8 @@ def test(args: list[str]) -> int:
     if subprocess.run([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT).returncode:
         failures.append("ruff")
     suites = [(s["name"], ROOT / s["project"]) for s in services()]
+    if (ROOT / "common" / "pytest.ini").exists():
+        suites.insert(0, ("common", ROOT / "common"))  # the shared package's own tests
     if any((ROOT / "tests").glob("test_*.py")):
         suites.append(("cross-service", ROOT / "tests"))
     passed = failed = skipped = 0
