@@ -1,12 +1,12 @@
 """Catalog service settings shared by every environment."""
 
+from pathlib import Path
+
 from common.auth.service_settings import *  # noqa: F403
 from common.auth.service_settings import REPLICA_APPS, with_auth_middleware
 from common.settings import database_config, env_int
 from common.settings.defaults import *  # noqa: F403
 from common.settings.defaults import MIDDLEWARE, SHARED_APPS
-
-from pathlib import Path
 
 SERVICE_NAME = "catalog"
 BASE_DIR = Path(__file__).resolve().parents[2]
