@@ -3,8 +3,8 @@
 
     .venv/bin/python bench/gateway_bench.py [--scale 1.0] [--concurrency 1 10 50]
 
-One run starts the catalog under gunicorn (deploy/gunicorn.conf.py, production settings, its own
-`_bench` database, seeded) and two production-mode gateways on free loopback ports: one with the
+One run starts every service under gunicorn (deploy/gunicorn.conf.py, production settings, their own
+`_bench` databases, seeded) and two production-mode gateways over the full supergraph on free loopback ports: one with the
 engine's in-flight de-duplication of identical subgraph requests (the default) and one without.
 Every operation is then measured at each concurrency against the subgraph and both gateways, with
 a fixed number of requests (keep-alive where the server allows it; targets interleaved in rounds so
@@ -158,23 +158,21 @@ def measure_cell(targets: dict[str, str], operation: str, body: bytes, concurren
 
 
 def start_platform(supervisor: manage_all.Supervisor) -> tuple[str, dict[str, str]]:
-    """The catalog under gunicorn plus two production gateways; returns (catalog GraphQL URL, gateways)."""
+    """Every service under gunicorn plus two production gateways over the full supergraph;
+    returns (catalog GraphQL URL, {gateway name: GraphQL URL})."""
     manage_all.ensure_gateway_dependencies()
     manage_all.setup(production=True)
-    catalog = next(s for s in manage_all.services() if s["name"] == "catalog")
-    free = _free_port
-    base = manage_all.start_services(supervisor, production=True, ports={"catalog": free()}, only=["catalog"],
-                                     extra_env=manage_all.production_env())
-    subgraph_url = base["catalog"] + catalog["graphql_path"]
+    ports = {s["name"]: _free_port() for s in manage_all.services()}
+    base = manage_all.start_services(supervisor, production=True, ports=ports, extra_env=manage_all.production_env())
+    subgraphs = manage_all.graphql_urls(base)
     supergraph = manage_all.LOG_DIR / "bench-supergraph.graphql"
-    manage_all.compose_supergraph({"catalog": subgraph_url}, out=supergraph)
-    gateways = {
-        "gateway (dedup on)": manage_all.start_gateway(supervisor, port=free(), production=True, supergraph=supergraph,
-                                                       name="bench-gateway-dedup", extra_env={"GATEWAY_DEDUPE_INFLIGHT": "1"}),
-        "gateway (dedup off)": manage_all.start_gateway(supervisor, port=free(), production=True, supergraph=supergraph,
-                                                        name="bench-gateway-nodedup", extra_env={"GATEWAY_DEDUPE_INFLIGHT": "0"}),
-    }
-    return subgraph_url, {name: url + "/graphql" for name, url in gateways.items()}
+    manage_all.compose_supergraph(subgraphs, out=supergraph)
+    gateways = {}
+    for name, dedupe in (("gateway (dedup on)", "1"), ("gateway (dedup off)", "0")):
+        url = manage_all.start_gateway(supervisor, port=_free_port(), production=True, supergraph=supergraph,
+                                       name=f"bench-gateway-dedupe-{dedupe}", extra_env={"GATEWAY_DEDUPE_INFLIGHT": dedupe})
+        gateways[name] = url + "/graphql"
+    return subgraphs["catalog"], gateways
 
 
 def _free_port() -> int:
