@@ -3,6 +3,7 @@
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { defineConfig } from '@graphql-hive/gateway';
+import { unifiedGraphHandler as routerRuntime } from '@graphql-hive/router-runtime';
 import { useErrorPolicy } from './lib/plugins/error-codes.mjs';
 import { useSubgraphHealth } from './lib/plugins/health.mjs';
 import { useRequestGuards } from './lib/plugins/request-guards.mjs';
@@ -34,6 +35,7 @@ export const gatewayConfig = defineConfig({
   graphqlEndpoint: settings.graphqlEndpoint,
   logging: settings.logLevel,
   jit: settings.jit,
+  ...(settings.routerRuntime ? { unifiedGraphHandler: routerRuntime } : {}),
 
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from conftest import free_port
+import pytest
+from conftest import free_port, service_names
 
 
 def test_introspection_is_disabled(prod_gateway):
@@ -65,10 +66,25 @@ def test_an_unreachable_subgraph_is_masked(platform, tmp_path):
     supergraph.write_text(platform.supergraph.read_text().replace(f'"{platform.subgraphs["catalog"]}"', f'"{dead}"'))
     url = platform.start_gateway("e2e-gateway-dead", production=True, supergraph=supergraph)
     response = httpx.post(f"{url}/graphql", json={"query": "{ products(first: 3) { totalCount } }"})
-    assert response.status_code < 500
+    assert response.status_code == 200
+    assert response.json()["data"] is None
     assert response.json()["errors"][0] == {"message": "Unexpected error.", "path": ["products"],
                                             "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
     health = httpx.get(f"{url}/health")
     assert health.status_code == 503
     assert health.json()["subgraphs"]["catalog"]["status"] == "unreachable"
     assert "url" not in health.json()["subgraphs"]["catalog"]  # no internal addresses in production
+
+
+@pytest.mark.skipif("accounts" not in service_names(), reason="needs a second subgraph")
+def test_one_dead_subgraph_does_not_take_the_others_down(platform, tmp_path):
+    supergraph = tmp_path / "supergraph.graphql"
+    dead = f"http://127.0.0.1:{free_port()}/graphql/"
+    supergraph.write_text(platform.supergraph.read_text().replace(f'"{platform.subgraphs["accounts"]}"', f'"{dead}"'))
+    url = platform.start_gateway("e2e-gateway-partial", production=True, supergraph=supergraph)
+    response = httpx.post(f"{url}/graphql", json={"query": "{ products(first: 2) { totalCount } me { id } }"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"]["products"]["totalCount"] > 0  # catalog still answers
+    assert body["data"]["me"] is None
+    assert body["errors"] == [{"message": "Unexpected error.", "path": ["me"], "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]

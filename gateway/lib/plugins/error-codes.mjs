@@ -1,6 +1,8 @@
 // Every error a client sees carries extensions.code, and production answers carry no internals.
 // The request-limit rules (depth, aliases, directives, tokens) throw plain GraphQLErrors without a
 // code, and the engine echoes the JSON parser's message as `originalError` even in production.
+// An operation whose execution failed everywhere answers `data: null` (GraphQL spec), so a subgraph
+// outage is a 200 with masked errors rather than a bare 500 (the Rust router runtime omits `data`).
 function fixError(error, { development }) {
   if (!error || typeof error !== 'object') return;
   const extensions = error.extensions ?? {};
@@ -15,7 +17,9 @@ function fixError(error, { development }) {
 }
 
 function fixResult(result, options) {
-  for (const error of result?.errors ?? []) fixError(error, options);
+  const errors = result?.errors ?? [];
+  for (const error of errors) fixError(error, options);
+  if (errors.some((error) => error.path) && !('data' in result)) result.data = null;
 }
 
 export function useErrorPolicy({ development }) {
