@@ -235,8 +235,9 @@ def main() -> int:
         }
         print(f"load average at the start: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         print(f"catalog (gunicorn, {os.environ.get('GUNICORN_WORKERS', os.cpu_count() * 2 + 1)} sync workers) at {subgraph_url}")
+        runtime = "JavaScript" if os.environ.get("GATEWAY_ROUTER_RUNTIME") in ("0", "false") else "Hive Router (Rust planner)"
         for name, url in gateways.items():
-            print(f"{name} at {url}")
+            print(f"{name} at {url}, production mode, {runtime} runtime")
         results = []
         for operation, body in operations.items():
             for concurrency in args.concurrency:
