@@ -1,9 +1,8 @@
-// Hive Gateway configuration: the engine's own options wherever it has one, two small plugins otherwise.
+// Hive Gateway configuration: the engine's own options wherever it has one, a few small plugins otherwise.
 // Every knob comes from lib/settings.mjs (environment variables, documented in docs/gateway.md).
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { defineConfig } from '@graphql-hive/gateway';
-import { unifiedGraphHandler as routerRuntime } from '@graphql-hive/router-runtime';
 import { useErrorPolicy } from './lib/plugins/error-codes.mjs';
 import { useSubgraphHealth } from './lib/plugins/health.mjs';
 import { useRequestGuards } from './lib/plugins/request-guards.mjs';
@@ -12,6 +11,20 @@ import { loadSupergraph } from './lib/supergraph.mjs';
 
 // Refuse to start on a missing or broken supergraph (the engine would otherwise keep retrying).
 loadSupergraph(settings.supergraphPath);
+
+/** Hive Router's query planner ships native builds for Linux (glibc) and macOS only; elsewhere
+ * (e.g. Alpine's musl) the gateway falls back to the JavaScript runtime instead of failing. */
+async function routerRuntime() {
+  if (!settings.routerRuntime) return undefined;
+  try {
+    await import('@graphql-hive/router-query-planner'); // the native part: fails here, not at the first request
+    return (await import('@graphql-hive/router-runtime')).unifiedGraphHandler;
+  } catch (error) {
+    console.warn(`gateway: Hive Router runtime unavailable (${error.message}); using the JavaScript runtime`);
+    return undefined;
+  }
+}
+const unifiedGraphHandler = await routerRuntime();
 
 // Headers API clients send that subgraphs need; nothing else reaches them (no cookies).
 // X-Correlation-ID is handled by `requestId` below (kept or generated, then forwarded).
@@ -35,7 +48,7 @@ export const gatewayConfig = defineConfig({
   graphqlEndpoint: settings.graphqlEndpoint,
   logging: settings.logLevel,
   jit: settings.jit,
-  ...(settings.routerRuntime ? { unifiedGraphHandler: routerRuntime } : {}),
+  ...(unifiedGraphHandler ? { unifiedGraphHandler } : {}),
 
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {
