@@ -1,3 +1,4 @@
+from common.cache.metrics import cache_health, metrics_view
 from common.graphql.graphene_view import GrapheneView
 from common.health import database_check, health_view
 from django.conf import settings
@@ -7,5 +8,6 @@ from django.urls import path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("graphql/", GrapheneView.as_view(graphiql=getattr(settings, "GRAPHIQL", False))),
-    path("health/", health_view("catalog", {"database": database_check()})),
+    path("health/", health_view("catalog", {"database": database_check()}, info={"cache": cache_health})),
+    path("metrics/", metrics_view),
 ]

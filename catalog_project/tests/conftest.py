@@ -1,13 +1,40 @@
-"""Catalog test fixtures: a GraphQL client over Django's test client and ready-made rows."""
+"""Catalog test fixtures: a GraphQL client over Django's test client, ready-made rows, and an
+isolated cache namespace per test."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
 from catalog.models import Category, Product
+from common.cache.client import breaker
+from common.cache.namespaces import pending
+from common.cache.stats import counters
+from django.conf import settings as django_settings
 from django.test import Client
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings: Any) -> Iterator[str]:
+    """Each test gets its own key prefix in the real Redis (so tests never see each other's
+    cached values, even with a shared Redis) and clean per-process cache state."""
+    prefix = f"test-catalog-{uuid.uuid4().hex[:12]}"
+    settings.CACHE_KEY_PREFIX = prefix
+    breaker.reset()
+    pending.take()
+    counters.reset_process()
+    yield prefix
+    breaker.reset()
+    pending.take()
+    counters.reset_process()
+    client = redis.Redis.from_url(django_settings.REDIS_URL, socket_timeout=2)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.unlink(*keys)
 
 
 class GraphQLClient:
