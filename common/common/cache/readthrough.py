@@ -44,6 +44,14 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1
 """
+# Atomically: the value if someone stored it, else the lock if it is free. (Checking the value and
+# taking the lock in two steps lets a reader take the lock just after the value was stored.)
+_VALUE_OR_LOCK = """
+local value = redis.call('GET', KEYS[1])
+if value then return {1, value} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, ''} end
+return {0, ''}
+"""
 _UNLOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
@@ -105,15 +113,15 @@ def _fill(client: Redis, kind: str, full_key: str, compute: Callable[[], T], ttl
     lock_key, token = full_key + ":lock", secrets.token_hex(8)
     lock_ms = int(setting("CACHE_LOCK_TTL_MS", 3000))
     try:
-        owner = bool(client.set(lock_key, token, nx=True, px=lock_ms))
-        if not owner:
+        outcome, value = _value_or_lock(client, full_key, lock_key, token, lock_ms)
+        if outcome == "wait":
             outcome, value = _wait_for_value(client, full_key, lock_key, token, lock_ms)
-            if outcome == "ready":
-                counters.incr(LAYER, kind, "coalesced")
-                return value
-            owner = outcome == "owner"
-            if not owner:
-                counters.incr(LAYER, kind, "lock_timeout")
+        if outcome == "ready":
+            counters.incr(LAYER, kind, "coalesced")
+            return value
+        owner = outcome == "owner"
+        if not owner:
+            counters.incr(LAYER, kind, "lock_timeout")
     except REDIS_ERRORS as exc:
         report_failure(exc, "lock")
         counters.incr(LAYER, kind, "error")
@@ -143,14 +151,21 @@ def _wait_for_value(client: Redis, full_key: str, lock_key: str, token: str, loc
     while time.monotonic() < deadline:
         time.sleep(delay)
         delay = min(delay * 1.5, 0.05)
-        raw = client.get(full_key)
-        if raw is not None:
-            found, value = _decode(raw)
-            if found:
-                return "ready", value
-        if client.set(lock_key, token, nx=True, px=lock_ms):
-            return "owner", None
+        outcome, value = _value_or_lock(client, full_key, lock_key, token, lock_ms)
+        if outcome != "wait":
+            return outcome, value
     return "timeout", None
+
+
+def _value_or_lock(client: Redis, full_key: str, lock_key: str, token: str, lock_ms: int) -> tuple[str, Any]:
+    """("ready", value), ("owner", None) when we took the lock, or ("wait", None)."""
+    status, raw = client.eval(_VALUE_OR_LOCK, 2, full_key, lock_key, token, lock_ms)
+    if status == 1:
+        found, value = _decode(raw)
+        if found:
+            return "ready", value
+        return "owner", None  # unreadable value: recompute (without the lock; rare)
+    return ("owner", None) if status == 2 else ("wait", None)
 
 
 def _unlock(client: Redis, lock_key: str, token: str) -> None:
