@@ -146,13 +146,15 @@ def _set_prefetched_children(category: Category, children: list[Category]) -> No
 
 
 def category_tree() -> CategoryTree:
-    rows = cached(
+    """The whole tree; the built tree is also kept in process memory until the categories change
+    (building it is the costly part of reading it)."""
+    return cached(
         cache.CATEGORY_TREE,
         "all",
         namespaces=[cache.CATEGORIES],
         compute=lambda: list(Category.objects.values_list(*cache.CATEGORY_FIELDS)),
+        build=CategoryTree,
     )
-    return CategoryTree(rows)
 
 
 def categories_by_ids(ids: Iterable[Any]) -> dict[str, Category]:

@@ -13,6 +13,7 @@ import redis
 from catalog.models import Category, Product
 from common.cache.client import breaker
 from common.cache.namespaces import pending
+from common.cache.readthrough import memo
 from common.cache.stats import counters
 from django.conf import settings as django_settings
 from django.test import Client
@@ -27,6 +28,7 @@ def isolated_cache(settings: Any) -> Iterator[str]:
     breaker.reset()
     pending.take()
     counters.reset_process()
+    memo.clear()
     yield prefix
     breaker.reset()
     pending.take()

@@ -185,18 +185,21 @@ def test_data_cache_switch_off_reads_the_database_every_time(
     gql, make_product, settings, isolated_cache, django_assert_num_queries
 ):
     settings.CACHE_DATA_ENABLED = False
+    settings.CACHE_RESULT_ENABLED = False
     product = make_product()
     for _ in range(3):
         with django_assert_num_queries(1):
             gql.data("query($id: ID!) { product(id: $id) { name } }", {"id": str(product.pk)})
     client = redis.Redis.from_url(settings.REDIS_URL)
     assert list(client.scan_iter(match=f"{isolated_cache}:dc:*")) == []
+    assert list(client.scan_iter(match=f"{isolated_cache}:rc:*")) == []
     # Writes still publish invalidations: other processes may have the cache on.
     assert client.exists(f"{isolated_cache}:ns:product:{product.pk}")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_counters_move_and_are_exposed(gql, client, make_product):
+def test_counters_move_and_are_exposed(gql, client, make_product, settings):
+    settings.CACHE_RESULT_ENABLED = False  # every request reaches the data cache
     product = make_product()
     for _ in range(3):
         gql.data(DETAIL, {"id": str(product.pk)})

@@ -8,16 +8,18 @@ timeout per cool-down period, not one per request.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger("common.cache")
@@ -31,6 +33,21 @@ except ImportError:  # pragma: no cover - django-redis is pinned in requirements
 REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, ConnectionInterrupted, OSError)
 # Failures that mean "Redis is unreachable": these open the circuit breaker.
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionInterrupted, OSError)
+
+
+class LuaScript:
+    """A Lua script run by EVALSHA (loaded on first use on each server)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+
+    def __call__(self, client: Redis, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return client.eval(self.source, len(keys), *keys, *args)
+
 
 
 def setting(name: str, default: Any) -> Any:

@@ -28,8 +28,13 @@ def namespace_key(namespace: str) -> str:
     return f"{key_prefix()}:ns:{namespace}"
 
 
-def value_key(kind: str, key: str, versions: list[str]) -> str:
-    return f"{key_prefix()}:dc:{kind}:{key_part(key)}:{digest('|'.join(versions), 8)}"
+def value_key_prefix(kind: str, key: str) -> str:
+    """A data-cache value's key is this prefix + the versions of its namespaces joined by dots."""
+    return f"{key_prefix()}:dc:{kind}:{key_part(key)}:"
+
+
+def result_key(scope: str, request_digest: str) -> str:
+    return f"{key_prefix()}:rc:{scope}:{request_digest}"
 
 
 def stats_key() -> str:

@@ -43,7 +43,7 @@ def version_ttl() -> int:
     return max(int(setting("CACHE_VERSION_TTL", 7 * 24 * 3600)), data_ttl * 10)
 
 
-def _new_token() -> str:
+def new_token() -> str:
     return secrets.token_hex(8)
 
 
@@ -56,7 +56,7 @@ def current_versions(client: Redis, namespaces: Sequence[str]) -> dict[str, str]
         ttl = version_ttl()
         pipe = client.pipeline(transaction=False)
         for key in missing:
-            pipe.set(key, _new_token(), nx=True, ex=ttl)  # NX: concurrent creators agree on one token
+            pipe.set(key, new_token(), nx=True, ex=ttl)  # NX: concurrent creators agree on one token
         pipe.mget(missing)
         created = dict(zip(missing, pipe.execute()[-1], strict=True))
         values = [created.get(key, value) for key, value in zip(keys, values, strict=True)]
@@ -114,7 +114,7 @@ def bump(namespaces: Iterable[str], *, entities: Iterable[Entity] = ()) -> bool:
     try:
         pipe = client.pipeline(transaction=False)
         for ns in sorted(namespaces):
-            pipe.set(namespace_key(ns), _new_token(), ex=ttl)
+            pipe.set(namespace_key(ns), new_token(), ex=ttl)
         pipe.publish(changes_channel(), _message(sorted(namespaces), entities))
         pipe.execute()
     except REDIS_ERRORS as exc:
