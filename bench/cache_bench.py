@@ -4,11 +4,13 @@
     .venv/bin/python bench/cache_bench.py [--requests 4000] [--concurrency 8] [--products 3000]
 
 Starts the real catalog service under gunicorn (deploy/gunicorn.conf.py, production settings)
-twice on free loopback ports: once with CACHE_DATA_ENABLED=0, once with it on. Each time it
-warms up, then sends a bounded number of requests (and never runs longer than --time-cap) for
-two workloads: product detail (200 different products) and a product list page (20 rows with
-categories and totalCount; 15 different pages over 3 sort orders). It prints requests/s and
-p50/p95/p99 latency per workload and mode, the on/off ratio, and the cache hit counters.
+three times on free loopback ports: caches off (CACHE_DATA_ENABLED=0, CACHE_RESULT_ENABLED=0),
+data cache only, data + result cache. For two workloads, product detail (200 different products)
+and a product list page (20 rows with categories and totalCount; 15 different pages over 3 sort
+orders), each service is warmed up, then the three take turns (--rounds) sending a bounded
+number of requests (each turn also capped by --time-cap), so background load on a shared
+machine affects them alike. It prints requests/s and p50/p95/p99 latency per workload and mode,
+the ratios to "off", and each service's cache counters from /metrics/.
 
 It uses its own database (catalog_bench<DATABASE_NAME_SUFFIX>, seeded once) and its own
 cache key prefix (deleted at the end), so it disturbs neither development data nor tests.
@@ -21,6 +23,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -84,34 +87,82 @@ def client(port: int, requests: list[bytes], count: int, offset: int, deadline: 
             ok = False
         latencies.append(time.perf_counter_ns() - started)
         errors += not ok
-    out.put((latencies, errors))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.put((latencies, errors, usage.ru_utime + usage.ru_stime))
 
 
-def run_load(port: int, requests: list[bytes], *, total: int, concurrency: int, time_cap: float) -> dict[str, float]:
+class Load:
+    """What one or more bursts of requests cost: latencies, errors, wall time, CPU seconds."""
+
+    def __init__(self) -> None:
+        self.latencies: list[int] = []
+        self.errors = 0
+        self.elapsed = self.client_cpu = self.server_cpu = 0.0
+
+    def add(self, other: Load) -> None:
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.elapsed += other.elapsed
+        self.client_cpu += other.client_cpu
+        self.server_cpu += other.server_cpu
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds of a gunicorn master and its workers (exited workers through the master's
+    children totals), from /proc."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == root:
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        elif int(fields[1]) == root:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def run_load(port: int, requests: list[bytes], *, total: int, concurrency: int, time_cap: float, server_pid: int) -> Load:
+    """`total` requests from `concurrency` client processes."""
     out: Any = multiprocessing.Queue()
-    per_client = total // concurrency
+    per_client = max(1, total // concurrency)
     deadline = time.monotonic() + time_cap
     workers = [
         multiprocessing.Process(target=client, args=(port, requests, per_client, i * 7919, deadline, out))
         for i in range(concurrency)
     ]
+    server_before = process_tree_cpu(server_pid)
     started = time.perf_counter()
     for worker in workers:
         worker.start()
     results = [out.get(timeout=time_cap + 60) for _ in workers]
-    elapsed = time.perf_counter() - started
+    load = Load()
+    load.elapsed = time.perf_counter() - started
+    load.server_cpu = process_tree_cpu(server_pid) - server_before
     for worker in workers:
         worker.join()
-    latencies = sorted(latency for batch, _ in results for latency in batch)
-    errors = sum(errors for _, errors in results)
+    for latencies, errors, cpu in results:
+        load.latencies += latencies
+        load.errors += errors
+        load.client_cpu += cpu
+    return load
+
+
+def summarize(load: Load) -> dict[str, float]:
+    latencies = sorted(load.latencies)
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(len(latencies) * p))] / 1e6
 
     return {
         "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / elapsed,
+        "errors": load.errors,
+        "rps": len(latencies) / load.elapsed,
+        "server_cpu_ms": load.server_cpu / len(latencies) * 1000,
+        "client_cpu_ms": load.client_cpu / len(latencies) * 1000,
         "p50": pct(0.50),
         "p95": pct(0.95),
         "p99": pct(0.99),
@@ -217,10 +268,12 @@ def workloads(service: Service, product_ids: list[str]) -> dict[str, list[bytes]
 
 
 def hit_counters(service: Service) -> dict[str, int]:
+    """Lookups per layer and result, e.g. {"data hit": 1200, "result hit": 4000, ...}."""
     totals: dict[str, int] = {}
-    pattern = r'cache_requests_total\{[^}]*layer="data"[^}]*result="(\w+)"[^}]*\} (\d+)'
+    pattern = r'cache_requests_total\{[^}]*layer="(\w+)"[^}]*result="(\w+)"[^}]*\} (\d+)'
     for match in re.finditer(pattern, service.get("/metrics/")):
-        totals[match.group(1)] = totals.get(match.group(1), 0) + int(match.group(2))
+        name = f"{match.group(1)} {match.group(2)}"
+        totals[name] = totals.get(name, 0) + int(match.group(3))
     return totals
 
 
@@ -233,12 +286,17 @@ def delete_prefix(prefix: str) -> None:
         client.unlink(*keys)
 
 
+# (label, CACHE_DATA_ENABLED, CACHE_RESULT_ENABLED)
+MODES = [("off", False, False), ("data", True, False), ("data+result", True, True)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=4000, help="requests per workload and mode")
+    parser.add_argument("--rounds", type=int, default=4, help="the modes take turns this many times per workload")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent client processes")
     parser.add_argument("--products", type=int, default=3000, help="catalog size (seeded once)")
-    parser.add_argument("--time-cap", type=float, default=60.0, help="seconds at most per workload and mode")
+    parser.add_argument("--time-cap", type=float, default=30.0, help="seconds at most per round, workload and mode")
     args = parser.parse_args()
 
     suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
@@ -253,50 +311,74 @@ def main() -> int:
     product_ids = [str(row[0]) for row in rows]
 
     prefix = f"bench-{secrets.token_hex(4)}"
-    results: dict[tuple[str, str], dict[str, float]] = {}
-    counters: dict[str, int] = {}
     print(
-        f"catalog cache benchmark: {args.products} products, {args.requests} requests per row, "
-        f"{args.concurrency} concurrent clients, gunicorn {os.environ.get('GUNICORN_WORKERS', 'default')} workers, "
-        f"{os.cpu_count()} cores",
+        f"catalog cache benchmark: {args.products} products; per workload and mode {args.requests} requests "
+        f"in {args.rounds} interleaved rounds; {args.concurrency} concurrent clients; gunicorn "
+        f"{os.environ.get('GUNICORN_WORKERS', 'default')} workers per service; {os.cpu_count()} cores",
         flush=True,
     )
+    services: dict[str, Service] = {}
+    results: dict[tuple[str, str], dict[str, float]] = {}
+    counters: dict[str, dict[str, int]] = {}
     try:
-        for mode, cache_on in (("cache off", False), ("cache on", True)):
-            service = Service(service_env(database_url, f"{prefix}-{int(cache_on)}", cache_on), mode.replace(" ", "-"))
-            try:
-                for name, requests in workloads(service, product_ids).items():
-                    # Warm-up: every variant once (fills the cache in "on"), then a short burst.
-                    for request in requests:
-                        send(service.port, request)
-                    run_load(service.port, requests, total=min(400, args.requests), concurrency=args.concurrency, time_cap=10)
-                    results[(name, mode)] = run_load(
-                        service.port, requests, total=args.requests, concurrency=args.concurrency, time_cap=args.time_cap
+        for label, data_on, result_on in MODES:
+            env = service_env(database_url, f"{prefix}-{label}", data_on)
+            env["CACHE_RESULT_ENABLED"] = "1" if result_on else "0"
+            services[label] = Service(env, label)
+        names = list(workloads(services["off"], product_ids))
+        for name in names:
+            batches = {label: workloads(service, product_ids)[name] for label, service in services.items()}
+            for label, service in services.items():  # warm-up: every variant once, then a short burst
+                for request in batches[label]:
+                    send(service.port, request)
+                run_load(
+                    service.port, batches[label], total=200, concurrency=args.concurrency, time_cap=10,
+                    server_pid=service.process.pid,
+                )
+            collected = {label: Load() for label in services}
+            # The modes take turns, so background load on the machine hits all of them alike.
+            for _ in range(args.rounds):
+                for label, service in services.items():
+                    collected[label].add(
+                        run_load(
+                            service.port, batches[label], total=args.requests // args.rounds,
+                            concurrency=args.concurrency, time_cap=args.time_cap, server_pid=service.process.pid,
+                        )
                     )
-                    row = results[(name, mode)]
-                    print(f"  done: {name:<18} {mode:<9} {row['rps']:8.0f} req/s", flush=True)
-                if cache_on:
-                    counters = hit_counters(service)
-            finally:
-                service.stop()
+            for label in services:
+                results[(name, label)] = summarize(collected[label])
+                print(f"  done: {name:<18} {label:<12} {results[(name, label)]['rps']:8.0f} req/s", flush=True)
+        for label, service in services.items():
+            counters[label] = hit_counters(service)
     finally:
+        for service in services.values():
+            service.stop()
         delete_prefix(prefix)
 
     print()
-    print(f"{'workload':<18} {'mode':<9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
-    for (name, mode), row in results.items():
+    header = ["req/s", "p50 ms", "p95 ms", "p99 ms", "srv cpu", "cli cpu"]
+    print(f"{'workload':<18} {'caches on':<12} " + " ".join(f"{h:>8}" for h in header) + f" {'requests':>9} {'errors':>7}")
+    for (name, label), row in results.items():
         print(
-            f"{name:<18} {mode:<9} {row['rps']:8.0f} {row['p50']:8.2f} {row['p95']:8.2f} {row['p99']:8.2f} "
-            f"{row['requests']:9.0f} {row['errors']:7.0f}"
+            f"{name:<18} {label:<12} {row['rps']:8.0f} {row['p50']:8.2f} {row['p95']:8.2f} {row['p99']:8.2f} "
+            f"{row['server_cpu_ms']:8.2f} {row['client_cpu_ms']:8.2f} {row['requests']:9.0f} {row['errors']:7.0f}"
         )
+    print("(srv cpu / cli cpu: CPU milliseconds per request spent in gunicorn (master + workers) / in the load generator)")
     print()
-    for name in ("product detail", "product list page"):
-        off, on = results[(name, "cache off")], results[(name, "cache on")]
-        speedup, latency = on["rps"] / off["rps"], off["p50"] / on["p50"]
-        print(f"{name:<18} cached/uncached throughput: {speedup:.2f}x   p50 latency: {latency:.2f}x lower")
-    lookups = counters.get("hit", 0) + counters.get("miss", 0) + counters.get("coalesced", 0)
-    if lookups:
-        print(f"data cache during the 'cache on' run: {counters} (hit ratio {counters.get('hit', 0) / lookups:.3f})")
+    for name in names:
+        off = results[(name, "off")]
+        for label in ("data", "data+result"):
+            on = results[(name, label)]
+            speedup, latency = on["rps"] / off["rps"], off["p50"] / on["p50"]
+            cpu = off["server_cpu_ms"] / on["server_cpu_ms"]
+            print(
+                f"{name:<18} {label:<12} vs off: throughput {speedup:5.2f}x   p50 latency {latency:5.2f}x lower   "
+                f"server CPU per request {cpu:5.2f}x lower"
+            )
+    print()
+    for label, totals in counters.items():
+        if totals:
+            print(f"cache counters of the '{label}' service: {totals}")
     failed = sum(row["errors"] for row in results.values())
     return 1 if failed else 0
 

@@ -151,3 +151,13 @@ def test_documents_are_parsed_and_validated_once():
     assert invalid.errors and "nope" in str(invalid.errors[0])
     broken = prepare(schema.graphql_schema, "{ categories {")
     assert broken.document is None and broken.errors
+
+
+def test_api_answers_mint_no_csrf_cookie(client):
+    # The endpoint is csrf_exempt; graphene-django's ensure_csrf_cookie is skipped for API calls.
+    response = client.post("/graphql/", {"query": "{ categories { name } }"}, content_type="application/json")
+    assert response.status_code == 200
+    assert settings.CSRF_COOKIE_NAME not in response.cookies
+    page = client.get("/graphql/", HTTP_ACCEPT="text/html")  # GraphiQL (dev settings) still gets it
+    assert page.status_code == 200
+    assert settings.CSRF_COOKIE_NAME in page.cookies

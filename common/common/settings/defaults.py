@@ -76,6 +76,10 @@ CACHE_DATA_ENABLED = env_bool("CACHE_DATA_ENABLED", True)
 # Seconds a cached value lives at most (writes invalidate earlier; this bounds memory and the
 # staleness left by writes that bypass the ORM, e.g. QuerySet.update()).
 CACHE_DATA_TTL = env_int("CACHE_DATA_TTL", 300)
+# Layer 2b, the result cache: serialized answers of GraphQL queries, invalidated through the
+# data versions they were built from; shared only within a scope (CACHE_RESULT_SCOPE, default:
+# requests without credentials).
+CACHE_RESULT_ENABLED = env_bool("CACHE_RESULT_ENABLED", True)
 
 LOGGING = {
     "version": 1,
