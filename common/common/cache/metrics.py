@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from common.cache.client import REDIS_ERRORS, breaker, data_cache_enabled, redis_client
 from common.cache.keys import key_prefix
 from common.cache.namespaces import pending
+from common.cache.results import result_cache_enabled
 from common.cache.stats import counters
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -32,7 +33,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     """Cache counters of every process of this service (or of this process when Redis is down).
 
     Counter names follow Prometheus conventions; labels: layer, kind (what was cached), result
-    (hit, miss, coalesced, lock_timeout, error, degraded; kind "namespace": bump, error).
+    (hit, miss, coalesced, lock_timeout, error, degraded, and for the result layer uncacheable;
+    kind "namespace": bump, error).
     """
     totals, source = counters.totals()
     service = _label(key_prefix())
@@ -49,6 +51,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         "# HELP cache_data_enabled Whether the data cache layer is switched on (CACHE_DATA_ENABLED).",
         "# TYPE cache_data_enabled gauge",
         f'cache_data_enabled{{service="{service}"}} {int(data_cache_enabled())}',
+        "# HELP cache_result_enabled Whether the result cache layer is switched on (CACHE_RESULT_ENABLED).",
+        "# TYPE cache_result_enabled gauge",
+        f'cache_result_enabled{{service="{service}"}} {int(result_cache_enabled())}',
         "# HELP cache_redis_up Whether this process reaches the cache's Redis.",
         "# TYPE cache_redis_up gauge",
         f'cache_redis_up{{service="{service}"}} {int(redis_reachable())}',
@@ -59,20 +64,29 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("\n".join(lines) + "\n", content_type=CONTENT_TYPE)
 
 
+def _layer_summary(totals: dict[tuple[str, str, str], int], layer: str) -> dict[str, Any]:
+    def count(results: set[str]) -> int:
+        return sum(value for (name, _, result), value in totals.items() if name == layer and result in results)
+
+    hits, misses = count({"hit", "coalesced"}), count({"miss"})
+    lookups = hits + misses
+    return {
+        "hits": hits,
+        "misses": misses,
+        "errors": count({"error", "degraded"}),
+        "hit_ratio": round(hits / lookups, 4) if lookups else None,
+    }
+
+
 def cache_health() -> dict[str, Any]:
     """For `/health/`: informational, a cache outage does not make the service unhealthy."""
     totals, source = counters.totals()
-    hits = sum(v for (layer, _, result), v in totals.items() if layer == "data" and result in {"hit", "coalesced"})
-    misses = sum(v for (layer, _, result), v in totals.items() if layer == "data" and result == "miss")
-    errors = sum(v for (layer, _, result), v in totals.items() if layer == "data" and result in {"error", "degraded"})
-    lookups = hits + misses
     return {
         "status": "ok" if redis_reachable() else "degraded",
         "data_cache": "on" if data_cache_enabled() else "off",
+        "result_cache": "on" if result_cache_enabled() else "off",
         "breaker_open": breaker.is_open(),
-        "hits": hits,
-        "misses": misses,
-        "errors": errors,
-        "hit_ratio": round(hits / lookups, 4) if lookups else None,
+        "data": _layer_summary(totals, "data"),
+        "result": _layer_summary(totals, "result"),
         "counted_by": source,
     }
