@@ -135,7 +135,7 @@ def manage(service: dict[str, Any], args: list[str], *, check: bool = True, env:
     return result.returncode
 
 
-def setup() -> None:
+def setup(*, production: bool = False) -> None:
     ensure_backing_services()
     suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
     ensure_databases(s["database"] + suffix for s in services())
@@ -144,6 +144,8 @@ def setup() -> None:
         manage(service, ["migrate", "--noinput", "-v", "0"])
         if service.get("seed"):
             manage(service, service["seed"])
+        if production:
+            manage(service, ["collectstatic", "--noinput", "-v", "0"], env=service_env(service, "prod", production_env()))
 
 
 # --- running the system ------------------------------------------------------------------------
@@ -213,12 +215,34 @@ def start_services(supervisor: Supervisor, *, production: bool = False, ports: d
     return urls
 
 
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C so the children are stopped too."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def production_env() -> dict[str, str]:
+    """`up --prod` on a workstation: a generated secret key kept in .run/ unless one is given."""
+    LOG_DIR.mkdir(exist_ok=True)
+    key_file = LOG_DIR / "django-secret-key"
+    if not key_file.exists():
+        import secrets
+
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return {"DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", key_file.read_text())}
+
+
 def up(args: list[str]) -> int:
     production = "--prod" in args
-    setup()
+    _stop_on_sigterm()
+    setup(production=production)
     supervisor = Supervisor()
     try:
-        urls = start_services(supervisor, production=production)
+        urls = start_services(supervisor, production=production, extra_env=production_env() if production else None)
         print()
         say("the platform is up (Ctrl-C stops it; logs in .run/):")
         for service in services():

@@ -4,7 +4,11 @@ from common.settings import database_config, env_int
 from common.settings.defaults import *  # noqa: F403
 from common.settings.defaults import SHARED_APPS
 
+from pathlib import Path
+
 SERVICE_NAME = "catalog"
+BASE_DIR = Path(__file__).resolve().parents[2]
+STATIC_ROOT = BASE_DIR / "staticfiles"
 
 INSTALLED_APPS = [*SHARED_APPS, "catalog"]
 
