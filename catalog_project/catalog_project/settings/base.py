@@ -1,10 +1,10 @@
 """Catalog service settings shared by every environment."""
 
+from pathlib import Path
+
 from common.settings import database_config, env_int
 from common.settings.defaults import *  # noqa: F403
 from common.settings.defaults import SHARED_APPS
-
-from pathlib import Path
 
 SERVICE_NAME = "catalog"
 BASE_DIR = Path(__file__).resolve().parents[2]
