@@ -286,6 +286,57 @@ def delete_prefix(prefix: str) -> None:
         client.unlink(*keys)
 
 
+# --- in-process probe: the same requests without HTTP, gunicorn or a load generator -------------
+
+
+def probe_main(path: str) -> None:
+    """Runs in a subprocess with the service's environment: times the WSGI app called directly."""
+    import io
+
+    sys.path.insert(0, str(PROJECT))
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+    spec = json.loads(Path(path).read_text())
+    bodies = [body.encode() for body in spec["bodies"]]
+
+    def call(body: bytes) -> None:
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": "/graphql/", "SCRIPT_NAME": "", "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+        }
+        status: list[str] = []
+        response = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+        if not status[0].startswith("200") or b'"errors"' in response:
+            raise SystemExit(f"probe request failed: {response[:300]!r}")
+
+    for body in bodies:  # warm-up: every variant once
+        call(body)
+    count = spec["count"]
+    cpu, started = time.process_time(), time.perf_counter()
+    for index in range(count):
+        call(bodies[index % len(bodies)])
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"wall_ms": wall / count * 1000, "cpu_ms": cpu / count * 1000}))
+
+
+def probe(env: dict[str, str], requests: list[bytes], count: int) -> dict[str, float]:
+    import tempfile
+
+    bodies = [request.split(b"\r\n\r\n", 1)[1].decode() for request in requests]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
+        json.dump({"bodies": bodies, "count": count}, spec)
+    try:
+        output = subprocess.run(
+            [str(VENV_BIN / "python"), __file__, "--probe", spec.name], cwd=PROJECT, env=env,
+            capture_output=True, text=True, check=True, timeout=600,
+        ).stdout
+    finally:
+        os.unlink(spec.name)
+    return json.loads(output.strip().splitlines()[-1])
+
+
 # (label, CACHE_DATA_ENABLED, CACHE_RESULT_ENABLED)
 MODES = [("off", False, False), ("data", True, False), ("data+result", True, True)]
 
@@ -297,7 +348,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent client processes")
     parser.add_argument("--products", type=int, default=3000, help="catalog size (seeded once)")
     parser.add_argument("--time-cap", type=float, default=30.0, help="seconds at most per round, workload and mode")
+    parser.add_argument("--probe-requests", type=int, default=1000, help="requests per in-process probe (0: skip)")
+    parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe:
+        probe_main(args.probe)
+        return 0
 
     suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
     db_name = f"catalog_bench{suffix}"
@@ -318,16 +374,20 @@ def main() -> int:
         flush=True,
     )
     services: dict[str, Service] = {}
+    envs: dict[str, dict[str, str]] = {}
+    batches_by_name: dict[str, dict[str, list[bytes]]] = {}
     results: dict[tuple[str, str], dict[str, float]] = {}
     counters: dict[str, dict[str, int]] = {}
     try:
         for label, data_on, result_on in MODES:
             env = service_env(database_url, f"{prefix}-{label}", data_on)
             env["CACHE_RESULT_ENABLED"] = "1" if result_on else "0"
+            envs[label] = env
             services[label] = Service(env, label)
         names = list(workloads(services["off"], product_ids))
         for name in names:
             batches = {label: workloads(service, product_ids)[name] for label, service in services.items()}
+            batches_by_name[name] = batches
             for label, service in services.items():  # warm-up: every variant once, then a short burst
                 for request in batches[label]:
                     send(service.port, request)
@@ -350,6 +410,14 @@ def main() -> int:
                 print(f"  done: {name:<18} {label:<12} {results[(name, label)]['rps']:8.0f} req/s", flush=True)
         for label, service in services.items():
             counters[label] = hit_counters(service)
+        for service in services.values():
+            service.stop()
+        probes: dict[tuple[str, str], dict[str, float]] = {}
+        if args.probe_requests:
+            print("  in-process probes (no HTTP)...", flush=True)
+            for name, batches in batches_by_name.items():
+                for label in services:
+                    probes[(name, label)] = probe(envs[label], batches[label], args.probe_requests)
     finally:
         for service in services.values():
             service.stop()
@@ -375,6 +443,15 @@ def main() -> int:
                 f"{name:<18} {label:<12} vs off: throughput {speedup:5.2f}x   p50 latency {latency:5.2f}x lower   "
                 f"server CPU per request {cpu:5.2f}x lower"
             )
+    if probes:
+        print()
+        print("The same requests in-process (WSGI app called directly: no HTTP, gunicorn or load generator):")
+        for name in names:
+            off = probes[(name, "off")]
+            for label in services:
+                row = probes[(name, label)]
+                ratio = f"   {off['wall_ms'] / row['wall_ms']:5.2f}x faster than off" if label != "off" else ""
+                print(f"{name:<18} {label:<12} {row['wall_ms']:7.3f} ms/request ({row['cpu_ms']:.3f} ms CPU){ratio}")
     print()
     for label, totals in counters.items():
         if totals:

@@ -144,4 +144,5 @@ def invalidate_on_commit(
     returns, so the writer's next read is fresh.
     """
     namespaces, entities = tuple(namespaces), tuple(entities)
-    transaction.on_commit(lambda: bump(namespaces, entities=entities), using=using)
+    # robust: whatever goes wrong here is logged; the write has committed and must not turn into a 500.
+    transaction.on_commit(lambda: bump(namespaces, entities=entities), using=using, robust=True)
