@@ -156,7 +156,7 @@ def test_every_key_has_a_ttl(gql, make_product, isolated_cache):
     client.set(f"{isolated_cache}:dc:demo:x:lock", "someone", nx=True, px=3000)  # a lock in flight
     keys = list(client.scan_iter(match=f"{isolated_cache}:*"))
     kinds = {key.decode().split(":")[1] for key in keys}
-    assert {"ns", "dc", "stats"} <= kinds
+    assert {"ns", "dc", "rc", "stats"} <= kinds  # versions, values, answers, counters
     without_ttl = [key for key in keys if client.ttl(key) < 0]
     assert without_ttl == []
     value_ttls = [client.ttl(key) for key in keys if b":dc:" in key and not key.endswith(b":lock")]
