@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """One entry point for the whole platform.
 
-    python3 manage_all.py up                 set up everything and run the system (Ctrl-C stops it)
+    python3 manage_all.py up                 set up everything and run the system (Ctrl-C stops it):
+                                             broker, services, one outbox relay and one consumer per service
+    python3 manage_all.py broker             run only the development Kafka broker (Tansu, in memory)
     python3 manage_all.py test               run the whole test suite (what CI runs)
     python3 manage_all.py setup              virtualenv, requirements, databases, migrations, demo data
     python3 manage_all.py services           list the services from services.json
@@ -32,6 +34,7 @@ VENV_PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = [ROOT / "requirements" / "dev.txt", ROOT / "requirements" / "base.txt", ROOT / "common" / "pyproject.toml"]
 STAMP = VENV / ".requirements.sha256"
 LOG_DIR = ROOT / ".run"
+BROKER_ADDRESS_FILE = LOG_DIR / "broker.addr"  # lets other manage_all commands find a running broker
 
 POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 REDIS_START = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
@@ -120,6 +123,9 @@ def ensure_databases(names: Iterable[str]) -> None:
 def service_env(service: dict[str, Any], environment: str = "dev", extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", f"{service['settings']}.{environment}")
+    broker = running_broker_address()
+    if broker and "KAFKA_BOOTSTRAP_SERVERS" not in env:
+        env["KAFKA_BOOTSTRAP_SERVERS"] = broker
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -133,6 +139,15 @@ def manage(service: dict[str, Any], args: list[str], *, check: bool = True, env:
     if check and result.returncode:
         raise SystemExit(f"[manage_all] {service['name']}: manage.py {' '.join(args)} failed ({result.returncode})")
     return result.returncode
+
+
+def running_broker_address() -> str | None:
+    """The development broker started by `manage_all.py broker|up`, if it is still running."""
+    if not BROKER_ADDRESS_FILE.exists():
+        return None
+    address = BROKER_ADDRESS_FILE.read_text().strip()
+    host, _, port = address.rpartition(":")
+    return address if port.isdigit() and port_open(host, int(port)) else None
 
 
 def setup(*, production: bool = False) -> None:
@@ -215,15 +230,6 @@ def start_services(supervisor: Supervisor, *, production: bool = False, ports: d
     return urls
 
 
-def _stop_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C so the children are stopped too."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def production_env() -> dict[str, str]:
     """`up --prod` on a workstation: a generated secret key kept in .run/ unless one is given."""
     LOG_DIR.mkdir(exist_ok=True)
@@ -236,13 +242,76 @@ def production_env() -> dict[str, str]:
     return {"DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", key_file.read_text())}
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT act like Ctrl-C (SIGINT too when started in the background, where it is ignored),
+    so the processes we started are always stopped with us."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
+def start_broker(supervisor: Supervisor) -> str:
+    """Start the in-memory development broker (Tansu) on loopback and create every service's topics."""
+    from common.events.broker import broker_command, free_port  # installed in the virtualenv
+
+    preferred = int(load_config().get("broker", {}).get("port", 0))
+    port = preferred if preferred and not port_open("127.0.0.1", preferred) else free_port()
+    process = supervisor.start("broker", broker_command(port), cwd=ROOT, env=dict(os.environ))
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise SystemExit(f"[manage_all] the broker exited with {process.returncode}; see .run/broker.log")
+        return port_open("127.0.0.1", port)
+
+    wait_for(ready, timeout=30, what="the broker")
+    address = f"127.0.0.1:{port}"
+    BROKER_ADDRESS_FILE.write_text(address)
+    for service in services():
+        if service.get("workers"):
+            manage(service, ["create_topics"], env=service_env(service, extra={"KAFKA_BOOTSTRAP_SERVERS": address}))
+    return address
+
+
+def start_workers(supervisor: Supervisor, *, broker: str, production: bool, extra_env: dict[str, str] | None = None) -> None:
+    """Long-running manage.py commands of each service (services.json "workers": outbox relay, consumer)."""
+    for service in services():
+        env = service_env(service, "prod" if production else "dev", {**(extra_env or {}), "KAFKA_BOOTSTRAP_SERVERS": broker})
+        for worker in service.get("workers", []):
+            supervisor.start(f"{service['name']}-{worker}", [str(VENV_PYTHON), "manage.py", worker],
+                             cwd=ROOT / service["project"], env=env)
+
+
+def broker(args: list[str]) -> int:
+    stop_on_signals()
+    supervisor = Supervisor()
+    try:
+        address = start_broker(supervisor)
+        say(f"broker (Tansu, in memory) on {address}; Ctrl-C stops it and forgets every event")
+        say(f"point services at it with KAFKA_BOOTSTRAP_SERVERS={address} (manage_all.py commands do it for you)")
+        while True:
+            supervisor.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        say("stopping")
+    finally:
+        supervisor.stop()
+        BROKER_ADDRESS_FILE.unlink(missing_ok=True)
+    return 0
+
+
 def up(args: list[str]) -> int:
     production = "--prod" in args
-    _stop_on_sigterm()
+    stop_on_signals()
     setup(production=production)
     supervisor = Supervisor()
     try:
-        urls = start_services(supervisor, production=production, extra_env=production_env() if production else None)
+        kafka = start_broker(supervisor)
+        extra_env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, **(production_env() if production else {})}
+        urls = start_services(supervisor, production=production, extra_env=extra_env)
+        start_workers(supervisor, broker=kafka, production=production, extra_env=extra_env)
         print()
         say("the platform is up (Ctrl-C stops it; logs in .run/):")
         for service in services():
@@ -251,6 +320,9 @@ def up(args: list[str]) -> int:
             print(f"  {service['name']:<10} GraphQL  {base}{service['graphql_path']}{ide}")
             print(f"  {'':<10} admin    {base}/admin/")
             print(f"  {'':<10} health   {base}/health/")
+            for worker in service.get("workers", []):
+                print(f"  {'':<10} worker   manage.py {worker} (log .run/{service['name']}-{worker}.log)")
+        print(f"  {'broker':<10} kafka    {kafka} (Tansu, in memory: a restart forgets every event)")
         sys.stdout.flush()
         while True:
             supervisor.check_alive()
@@ -259,6 +331,7 @@ def up(args: list[str]) -> int:
         say("stopping")
     finally:
         supervisor.stop()
+        BROKER_ADDRESS_FILE.unlink(missing_ok=True)
     return 0
 
 
@@ -288,6 +361,8 @@ def test(args: list[str]) -> int:
     if subprocess.run([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT).returncode:
         failures.append("ruff")
     suites = [(s["name"], ROOT / s["project"]) for s in services()]
+    if (ROOT / "common" / "pytest.ini").exists():
+        suites.insert(0, ("common", ROOT / "common"))  # the shared package's own tests
     if any((ROOT / "tests").glob("test_*.py")):
         suites.append(("cross-service", ROOT / "tests"))
     passed = failed = skipped = 0
@@ -317,6 +392,8 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "up":
         return up(rest)
+    if command == "broker":
+        return broker(rest)
     if command == "setup":
         setup()
         return 0

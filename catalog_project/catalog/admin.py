@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from catalog.models import Category, Product
+from catalog.queries import with_stock_activity, with_stock_summary
 
 
 class StockLevelFilter(admin.SimpleListFilter):
@@ -34,16 +35,30 @@ class StockLevelFilter(admin.SimpleListFilter):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "parent", "updated_at")
+    list_display = ("name", "slug", "parent", "products", "units_in_stock", "updated_at")
     list_select_related = ("parent",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ("parent",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
+        # Counts come from the event-fed read model: no per-row queries, no scan of products.
+        return with_stock_summary(super().get_queryset(request))
+
+    @admin.display(description="products", ordering="product_count")
+    def products(self, category: Category) -> int:
+        return category.product_count
+
+    @admin.display(description="units in stock", ordering="units_in_stock")
+    def units_in_stock(self, category: Category) -> int:
+        return category.units_in_stock
+
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("sku", "name", "category", "price", "currency", "stock_quantity", "is_active", "updated_at")
+    list_display = (
+        "sku", "name", "category", "price", "currency", "stock_quantity", "stock_movements", "is_active", "updated_at"
+    )
     list_select_related = ("category",)
     list_filter = ("is_active", StockLevelFilter, "category", "currency")
     search_fields = ("sku", "name")
@@ -51,3 +66,11 @@ class ProductAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "created_at", "updated_at")
     list_per_page = 50
     ordering = ("name", "id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
+        return with_stock_activity(super().get_queryset(request))
+
+    @admin.display(description="stock movements", ordering="stock_adjustments")
+    def stock_movements(self, product: Product) -> str:
+        # From the event-fed read model: the write model keeps only the current quantity.
+        return f"+{product.units_added} / -{product.units_removed} ({product.stock_adjustments} adjustments)"

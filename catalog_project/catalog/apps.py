@@ -7,4 +7,9 @@ class CatalogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from catalog import cache  # noqa: F401 - connects the cache-invalidation signal receivers
+        from catalog import (
+            cache,  # noqa: F401 - connects the cache-invalidation signal receivers
+            events,
+        )
+
+        events.register()

@@ -3,6 +3,9 @@
 Every command is keyword-only, runs in one transaction, validates and locks first,
 then changes state. Callers get model instances back or a client error
 (`BadUserInput`, `NotFound`, `Conflict`) and nothing is written on error.
+
+Events: each save/delete records its event in the outbox within the command's transaction
+(see catalog/events.py); a command only adds context the save cannot know, via `describe_change`.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from common.events.bridge import describe_change
 from common.graphql.errors import BadUserInput, Conflict, FieldErrors, NotFound
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from catalog import events
 from catalog.models import Category, Product
 from catalog.validation import (
     MAX_DESCRIPTION,
@@ -175,6 +180,11 @@ def adjust_stock(*, product_id: Any, delta: int) -> Product:
         )
     if new_quantity > MAX_STOCK:
         raise BadUserInput("Stock would exceed the maximum.", fields={"delta": [f"Stock is limited to {MAX_STOCK}."]})
+    describe_change(
+        product,
+        event_type=events.PRODUCT_STOCK_ADJUSTED,
+        **events.stock_adjustment_details(delta=delta, previous_quantity=product.stock_quantity),
+    )
     product.stock_quantity = new_quantity
     product.save(update_fields=["stock_quantity", "updated_at"])
     return product

@@ -1,16 +1,21 @@
-"""Catalog aggregates: categories and products (with their stock)."""
+"""Catalog aggregates (categories, products with their stock) and the catalog's read model.
+
+The aggregates are the write side: their saves and deletes publish events (catalog/events.py).
+ProductStockActivity is a read model built only from those events (catalog/handlers.py).
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from common.events.bridge import TransactionalSaveMixin
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
 
-class Category(models.Model):
+class Category(TransactionalSaveMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
@@ -29,7 +34,7 @@ class Category(models.Model):
         return self.name
 
 
-class Product(models.Model):
+class Product(TransactionalSaveMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     sku = models.CharField("SKU", max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -74,3 +79,30 @@ class Product(models.Model):
     @property
     def in_stock(self) -> bool:
         return self.stock_quantity > 0
+
+
+class ProductStockActivity(models.Model):
+    """Read model: each product's stock movements, built only from catalog.product events.
+
+    The write model keeps the current quantity only; the history of adjustments exists in the
+    events. No foreign keys: events may arrive before or after the rows they mention, and
+    `manage.py rebuild_read_models` recreates this table from the topic.
+    """
+
+    product_id = models.UUIDField(primary_key=True)
+    sku = models.CharField("SKU", max_length=64)
+    category_id = models.UUIDField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    stock_quantity = models.IntegerField(default=0)
+    adjustments = models.PositiveIntegerField(default=0)
+    units_added = models.PositiveBigIntegerField(default=0)
+    units_removed = models.PositiveBigIntegerField(default=0)
+    last_adjusted_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "product stock activity"
+        indexes = [models.Index(fields=["category_id"], name="stock_activity_category")]
+
+    def __str__(self) -> str:
+        return f"{self.sku}: +{self.units_added}/-{self.units_removed} in {self.adjustments} adjustment(s)"

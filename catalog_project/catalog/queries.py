@@ -18,10 +18,11 @@ from typing import Any
 
 from common.cache.readthrough import cached, cached_many
 from common.pagination import Page, SortKey, paginate
-from django.db.models import Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from catalog import cache
-from catalog.models import Category, Product
+from catalog.models import Category, Product, ProductStockActivity
 
 MAX_PAGE_SIZE = 100
 
@@ -222,4 +223,30 @@ def count_products(product_filter: ProductFilter) -> int:
         product_filter.cache_key(),
         namespaces=LIST_NAMESPACES,
         compute=lambda: filtered_products(product_filter).count(),
+    )
+
+
+# --- read model (ProductStockActivity, built from events) ---------------------------------------
+
+
+def with_stock_activity(queryset: QuerySet[Product]) -> QuerySet[Product]:
+    """Products annotated with their stock movements (adjustments, units added/removed), one query."""
+    activity = ProductStockActivity.objects.filter(product_id=OuterRef("pk"))
+    return queryset.annotate(
+        stock_adjustments=Coalesce(Subquery(activity.values("adjustments")[:1]), 0),
+        units_added=Coalesce(Subquery(activity.values("units_added")[:1]), 0),
+        units_removed=Coalesce(Subquery(activity.values("units_removed")[:1]), 0),
+    )
+
+
+def with_stock_summary(queryset: QuerySet[Category]) -> QuerySet[Category]:
+    """Categories annotated with their product count and units in stock (direct products only)."""
+    in_category = ProductStockActivity.objects.filter(category_id=OuterRef("pk")).order_by().values("category_id")
+    return queryset.annotate(
+        product_count=Coalesce(
+            Subquery(in_category.annotate(n=Count("*")).values("n"), output_field=IntegerField()), 0
+        ),
+        units_in_stock=Coalesce(
+            Subquery(in_category.annotate(n=Sum("stock_quantity")).values("n"), output_field=IntegerField()), 0
+        ),
     )

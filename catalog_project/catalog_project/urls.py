@@ -1,3 +1,4 @@
+from common.auth.views import admin_sso_urls
 from common.cache.metrics import cache_health, metrics_view
 from common.graphql.graphene_view import GrapheneView
 from common.health import database_check, health_view
@@ -6,6 +7,7 @@ from django.contrib import admin
 from django.urls import path
 
 urlpatterns = [
+    *admin_sso_urls(),
     path("admin/", admin.site.urls),
     path("graphql/", GrapheneView.as_view(graphiql=getattr(settings, "GRAPHIQL", False))),
     path("health/", health_view("catalog", {"database": database_check()}, info={"cache": cache_health})),

@@ -1,5 +1,9 @@
 """Catalog test fixtures: a GraphQL client over Django's test client, ready-made rows, and an
-isolated cache namespace per test."""
+isolated cache namespace per test.
+
+Tokens come from `common.auth.pytest_plugin` (pytest.ini): a real local JWKS server and a
+minter whose tokens have live sessions in the shared Redis registry.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,17 @@ from typing import Any
 import pytest
 import redis
 from catalog.models import Category, Product
+from common.auth.roles import CATALOG_MANAGER
+from common.auth.testing import TokenMinter
 from common.cache.client import breaker
 from common.cache.namespaces import pending
 from common.cache.readthrough import memo
 from common.cache.stats import counters
 from django.conf import settings as django_settings
 from django.test import Client
+
+# Real broker (Tansu) per session, topic readers, relays and consumers in threads.
+pytest_plugins = ["common.events.testing"]
 
 
 @pytest.fixture(autouse=True)
@@ -40,10 +49,17 @@ def isolated_cache(settings: Any) -> Iterator[str]:
 
 
 class GraphQLClient:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, token: str | None = None) -> None:
         self.client = client
+        self.token = token
+
+    def as_token(self, token: str | None) -> GraphQLClient:
+        """The same client sending `Authorization: Bearer <token>` (None: anonymous)."""
+        return GraphQLClient(self.client, token)
 
     def execute(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
+        if self.token is not None:
+            headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.token}")
         response = self.client.post(
             "/graphql/", {"query": query, "variables": variables or {}}, content_type="application/json", **headers
         )
@@ -62,8 +78,14 @@ class GraphQLClient:
 
 
 @pytest.fixture
-def gql(client: Client) -> GraphQLClient:
+def anon_gql(client: Client) -> GraphQLClient:
     return GraphQLClient(client)
+
+
+@pytest.fixture
+def gql(anon_gql: GraphQLClient, tokens: TokenMinter) -> GraphQLClient:
+    """Signed in as a catalog manager, who may use every catalog mutation."""
+    return anon_gql.as_token(tokens.mint(roles=[CATALOG_MANAGER]).token)
 
 
 @pytest.fixture

@@ -141,12 +141,12 @@ def test_cold_product_page_under_concurrent_load_hits_the_database_once(make_pro
 
 
 @pytest.mark.django_db(transaction=True)
-def test_every_key_has_a_ttl(gql, make_product, isolated_cache):
+def test_every_key_has_a_ttl(gql, anon_gql, make_product, isolated_cache):
     products = [make_product() for _ in range(5)]
-    gql.data(DETAIL, {"id": str(products[0].pk)})
-    gql.data(PAGE)
-    gql.data('{ productBySku(sku: "nope") { id } categories { name } }')
-    gql.data(
+    anon_gql.data(DETAIL, {"id": str(products[0].pk)})
+    anon_gql.data(PAGE)
+    anon_gql.data('{ productBySku(sku: "nope") { id } categories { name } }')
+    anon_gql.data(
         "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id } } }",
         {"r": [{"__typename": "Product", "id": str(p.pk)} for p in products]},
     )

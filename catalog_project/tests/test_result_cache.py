@@ -28,52 +28,54 @@ def answer_keys(prefix: str) -> list[bytes]:
     return list(redis.Redis.from_url(settings.REDIS_URL).scan_iter(match=f"{prefix}:rc:*"))
 
 
-def test_repeated_query_is_answered_without_executing(gql, make_product, django_assert_num_queries, monkeypatch):
+def test_repeated_query_is_answered_without_executing(anon_gql, make_product, django_assert_num_queries, monkeypatch):
     product = make_product(name="Lamp")
-    first = gql.data(DETAIL, {"id": str(product.pk)})
+    first = anon_gql.data(DETAIL, {"id": str(product.pk)})
     executions = []
     real = queries.get_product
     monkeypatch.setattr(queries, "get_product", lambda pk: executions.append(pk) or real(pk))
     with django_assert_num_queries(0):
-        assert gql.data(DETAIL, {"id": str(product.pk)}) == first
+        assert anon_gql.data(DETAIL, {"id": str(product.pk)}) == first
     assert executions == []  # no resolver ran
     assert result_counts("product") == {"miss": 1, "hit": 1}
 
 
-def test_invalidation_is_precise_per_product(gql, make_product, django_assert_num_queries):
+def test_invalidation_is_precise_per_product(gql, anon_gql, make_product, django_assert_num_queries):
     lamp, chair = make_product(name="Lamp"), make_product(name="Chair")
     page = "{ products(first: 10) { edges { node { name } } } }"
-    gql.data(DETAIL, {"id": str(lamp.pk)})
-    gql.data(DETAIL, {"id": str(chair.pk)})
-    gql.data(page)
+    anon_gql.data(DETAIL, {"id": str(lamp.pk)})
+    anon_gql.data(DETAIL, {"id": str(chair.pk)})
+    anon_gql.data(page)
     gql.data(UPDATE, {"id": str(lamp.pk), "name": "Desk Lamp"})
     with django_assert_num_queries(0):
-        assert gql.data(DETAIL, {"id": str(chair.pk)})["product"]["name"] == "Chair"  # untouched: still served
+        assert anon_gql.data(DETAIL, {"id": str(chair.pk)})["product"]["name"] == "Chair"  # untouched: still served
+    assert result_counts("product")["hit"] == 1
     with django_assert_num_queries(1):
-        assert gql.data(DETAIL, {"id": str(lamp.pk)})["product"]["name"] == "Desk Lamp"
+        assert anon_gql.data(DETAIL, {"id": str(lamp.pk)})["product"]["name"] == "Desk Lamp"
     with django_assert_num_queries(1):
-        names = [e["node"]["name"] for e in gql.data(page)["products"]["edges"]]
+        names = [e["node"]["name"] for e in anon_gql.data(page)["products"]["edges"]]
     assert names == ["Chair", "Desk Lamp"]
 
 
-def test_requests_with_credentials_are_never_served_from_or_stored_in_the_shared_cache(gql, make_product, isolated_cache):
+def test_requests_with_credentials_are_never_served_from_or_stored_in_the_shared_cache(
+    gql, anon_gql, make_product, isolated_cache
+):
     product = make_product()
     for _ in range(2):
-        gql.execute(DETAIL, {"id": str(product.pk)}, HTTP_AUTHORIZATION="Bearer token-of-alice")
+        assert gql.data(DETAIL, {"id": str(product.pk)})["product"]["id"] == str(product.pk)  # signed in
     assert answer_keys(isolated_cache) == []
     assert result_counts("product") == {}
-    gql.client.cookies[settings.SESSION_COOKIE_NAME] = "some-session"
-    gql.data(DETAIL, {"id": str(product.pk)})
+    anon_gql.client.cookies[settings.SESSION_COOKIE_NAME] = "some-session"
+    anon_gql.data(DETAIL, {"id": str(product.pk)})
     assert answer_keys(isolated_cache) == []
 
 
 def user_scope(request: Any) -> str | None:
     """What a service with per-user answers plugs in as CACHE_RESULT_SCOPE."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    return f"user-{header.rsplit(' ', 1)[-1]}" if header else "public"
+    return f"user-{request.auth.user_id}" if request.auth.is_authenticated else "public"
 
 
-def test_a_scope_function_keeps_users_apart(gql, make_product, settings, isolated_cache, monkeypatch):
+def test_a_scope_function_keeps_users_apart(anon_gql, tokens, make_product, settings, isolated_cache, monkeypatch):
     settings.CACHE_RESULT_SCOPE = f"{__name__}.user_scope"
     product = make_product(name="Shared")
     original = queries.get_product
@@ -84,48 +86,51 @@ def test_a_scope_function_keeps_users_apart(gql, make_product, settings, isolate
         return found
 
     monkeypatch.setattr(queries, "get_product", per_user)
+    alice_token, bob_token = tokens.mint(), tokens.mint()
+    as_alice, as_bob = anon_gql.as_token(alice_token.token), anon_gql.as_token(bob_token.token)
     request_user = ["alice"]
-    alice = gql.execute(DETAIL, {"id": str(product.pk)}, HTTP_AUTHORIZATION="Bearer alice")
+    alice = as_alice.data(DETAIL, {"id": str(product.pk)})
     request_user[0] = "bob"
-    bob = gql.execute(DETAIL, {"id": str(product.pk)}, HTTP_AUTHORIZATION="Bearer bob")
+    bob = as_bob.data(DETAIL, {"id": str(product.pk)})
     request_user[0] = "mallory"
-    alice_again = gql.execute(DETAIL, {"id": str(product.pk)}, HTTP_AUTHORIZATION="Bearer alice")
-    assert alice["data"]["product"]["name"] == "Shared for alice"
-    assert bob["data"]["product"]["name"] == "Shared for bob"  # not alice's answer
+    alice_again = as_alice.data(DETAIL, {"id": str(product.pk)})
+    assert alice["product"]["name"] == "Shared for alice"
+    assert bob["product"]["name"] == "Shared for bob"  # not alice's answer
     assert alice_again == alice  # alice's own cached answer
     scopes = {key.decode().split(":")[2] for key in answer_keys(isolated_cache)}
-    assert scopes == {"user-alice", "user-bob"}
+    assert scopes == {f"user-{alice_token.user_id}", f"user-{bob_token.user_id}"}
 
 
-def test_mutations_and_answers_with_errors_are_not_stored(gql, make_product, isolated_cache):
+def test_mutations_and_answers_with_errors_are_not_stored(gql, anon_gql, make_product, isolated_cache, settings):
+    settings.CACHE_RESULT_SCOPE = f"{__name__}.user_scope"  # signed-in requests may be cached too
     product = make_product()
     gql.data(UPDATE, {"id": str(product.pk), "name": "Renamed"})
     bad_cursor = "{ products(first: 2, after: \"garbage\") { edges { node { id } } } }"
-    assert gql.error(bad_cursor)["extensions"]["code"] == "BAD_USER_INPUT"
-    assert gql.error(bad_cursor)["extensions"]["code"] == "BAD_USER_INPUT"
+    assert anon_gql.error(bad_cursor)["extensions"]["code"] == "BAD_USER_INPUT"
+    assert anon_gql.error(bad_cursor)["extensions"]["code"] == "BAD_USER_INPUT"
     assert answer_keys(isolated_cache) == []
 
 
-def test_answers_with_untracked_database_reads_are_not_stored(gql, make_product, isolated_cache, monkeypatch):
+def test_answers_with_untracked_database_reads_are_not_stored(anon_gql, make_product, isolated_cache, monkeypatch):
     product = make_product()
     # A resolver that reads the database directly: the answer's dependencies are unknown.
     monkeypatch.setattr(queries, "get_product", lambda pk: Product.objects.filter(pk=pk).first())
-    gql.data(DETAIL, {"id": str(product.pk)})
+    anon_gql.data(DETAIL, {"id": str(product.pk)})
     assert answer_keys(isolated_cache) == []
     assert result_counts("product") == {"uncacheable": 1}
 
 
-def test_result_cache_alone_still_invalidates(gql, make_product, settings, django_assert_num_queries):
+def test_result_cache_alone_still_invalidates(anon_gql, make_product, settings, django_assert_num_queries):
     settings.CACHE_DATA_ENABLED = False  # versions are still recorded, values are not cached
     product = make_product(name="Before")
-    gql.data(DETAIL, {"id": str(product.pk)})
+    anon_gql.data(DETAIL, {"id": str(product.pk)})
     with django_assert_num_queries(0):
-        assert gql.data(DETAIL, {"id": str(product.pk)})["product"]["name"] == "Before"
+        assert anon_gql.data(DETAIL, {"id": str(product.pk)})["product"]["name"] == "Before"
     Product.objects.filter(pk=product.pk).update(stock_quantity=9)
     product.refresh_from_db()
     product.name = "After"
     product.save()
-    assert gql.data(DETAIL, {"id": str(product.pk)})["product"] == {
+    assert anon_gql.data(DETAIL, {"id": str(product.pk)})["product"] == {
         "id": str(product.pk),
         "name": "After",
         "stockQuantity": 9,
@@ -133,10 +138,10 @@ def test_result_cache_alone_still_invalidates(gql, make_product, settings, djang
     }
 
 
-def test_result_counters_on_metrics(gql, client, make_product):
+def test_result_counters_on_metrics(anon_gql, client, make_product):
     product = make_product()
     for _ in range(3):
-        gql.data(DETAIL, {"id": str(product.pk)})
+        anon_gql.data(DETAIL, {"id": str(product.pk)})
     text = client.get("/metrics/").content.decode()
     assert re.search(r'layer="result",kind="product",result="hit",source="redis"\} 2', text)
     assert re.search(r'layer="result",kind="product",result="miss",source="redis"\} 1', text)

@@ -1,10 +1,15 @@
-"""Catalog write operations: thin wrappers over catalog.commands."""
+"""Catalog write operations: thin wrappers over catalog.commands.
+
+Reads are public; every write needs its catalog permission (PBAC, checked in this subgraph
+whatever the gateway did). The `catalog_manager` and `admin` roles carry them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import graphene
+from common.auth.decorators import permission_required
 
 from catalog import commands
 from catalog.schema.types import CategoryType, ProductType
@@ -44,6 +49,7 @@ class CreateProduct(graphene.Mutation):
     product = graphene.Field(ProductType, required=True)
 
     @staticmethod
+    @permission_required("catalog.add_product")
     def mutate(root: Any, info: graphene.ResolveInfo, input: dict[str, Any]) -> CreateProduct:
         fields = {key: value for key, value in _provided(input).items() if value is not None}
         return CreateProduct(product=commands.create_product(**fields))
@@ -57,6 +63,7 @@ class UpdateProduct(graphene.Mutation):
     product = graphene.Field(ProductType, required=True)
 
     @staticmethod
+    @permission_required("catalog.change_product")
     def mutate(root: Any, info: graphene.ResolveInfo, id: str, input: dict[str, Any]) -> UpdateProduct:
         return UpdateProduct(product=commands.update_product(product_id=id, changes=_provided(input)))
 
@@ -68,6 +75,7 @@ class DeleteProduct(graphene.Mutation):
     deleted_id = graphene.ID(required=True)
 
     @staticmethod
+    @permission_required("catalog.delete_product")
     def mutate(root: Any, info: graphene.ResolveInfo, id: str) -> DeleteProduct:
         return DeleteProduct(deleted_id=commands.delete_product(product_id=id))
 
@@ -80,6 +88,7 @@ class AdjustStock(graphene.Mutation):
     product = graphene.Field(ProductType, required=True)
 
     @staticmethod
+    @permission_required("catalog.change_product")
     def mutate(root: Any, info: graphene.ResolveInfo, product_id: str, delta: int) -> AdjustStock:
         return AdjustStock(product=commands.adjust_stock(product_id=product_id, delta=delta))
 
@@ -103,6 +112,7 @@ class CreateCategory(graphene.Mutation):
     category = graphene.Field(CategoryType, required=True)
 
     @staticmethod
+    @permission_required("catalog.add_category")
     def mutate(root: Any, info: graphene.ResolveInfo, input: dict[str, Any]) -> CreateCategory:
         return CreateCategory(category=commands.create_category(**_provided(input)))
 
@@ -115,6 +125,7 @@ class UpdateCategory(graphene.Mutation):
     category = graphene.Field(CategoryType, required=True)
 
     @staticmethod
+    @permission_required("catalog.change_category")
     def mutate(root: Any, info: graphene.ResolveInfo, id: str, input: dict[str, Any]) -> UpdateCategory:
         return UpdateCategory(category=commands.update_category(category_id=id, changes=_provided(input)))
 
@@ -126,6 +137,7 @@ class DeleteCategory(graphene.Mutation):
     deleted_id = graphene.ID(required=True)
 
     @staticmethod
+    @permission_required("catalog.delete_category")
     def mutate(root: Any, info: graphene.ResolveInfo, id: str) -> DeleteCategory:
         return DeleteCategory(deleted_id=commands.delete_category(category_id=id))
 

@@ -2,15 +2,27 @@
 
 from pathlib import Path
 
+from common.auth.service_settings import *  # noqa: F403
+from common.auth.service_settings import REPLICA_APPS, with_auth_middleware
 from common.settings import database_config, env_int
 from common.settings.defaults import *  # noqa: F403
-from common.settings.defaults import SHARED_APPS
+from common.settings.defaults import MIDDLEWARE, SHARED_APPS
 
 SERVICE_NAME = "catalog"
 BASE_DIR = Path(__file__).resolve().parents[2]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-INSTALLED_APPS = [*SHARED_APPS, "catalog"]
+INSTALLED_APPS = [*SHARED_APPS, *REPLICA_APPS, "common.events", "catalog"]
+# request.auth on every request; users are the replica of accounts users (docs/auth.md).
+MIDDLEWARE = with_auth_middleware(MIDDLEWARE)
+# Browsers share cookies between ports of one host: each service names its own, so signing in to
+# one service's admin never overwrites another's session (accounts keeps Django's default names).
+SESSION_COOKIE_NAME = f"{SERVICE_NAME}_sessionid"
+CSRF_COOKIE_NAME = f"{SERVICE_NAME}_csrftoken"
+
+# The catalog's own read model (stock activity) is fed by its product events; the user replica
+# (common.auth.replica) by the accounts user events.
+EVENTS_CONSUME_TOPICS = ["catalog.product", "accounts.user"]
 
 ROOT_URLCONF = "catalog_project.urls"
 WSGI_APPLICATION = "catalog_project.wsgi.application"

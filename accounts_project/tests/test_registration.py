@@ -1,0 +1,78 @@
+"""register: a customer account, or a GraphQL error with a code and nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from accounts.models import User
+
+from tests.helpers import ME, PASSWORD, event_types
+
+pytestmark = pytest.mark.django_db
+
+REGISTER = """
+mutation Register($input: RegisterInput!) {
+  register(input: $input) { user { id email fullName roles permissions isActive isStaff } }
+}
+"""
+
+
+def test_register_creates_an_active_customer_who_can_log_in(gql, recorded_events):
+    user = gql.data(REGISTER, {"input": {"email": "  New.Person@Example.COM ", "password": PASSWORD, "fullName": "New"}})[
+        "register"
+    ]["user"]
+    assert user["email"] == "new.person@example.com"
+    assert user["roles"] == ["customer"]
+    assert user["permissions"] == ["orders.add_order"]
+    assert user["isActive"] is True and user["isStaff"] is False
+    stored = User.objects.get(pk=user["id"])
+    assert stored.password.startswith("argon2$")
+    assert event_types(recorded_events) == ["accounts.user.registered"]
+    payload = recorded_events[0]["payload"]["user"]
+    assert payload["id"] == user["id"] and payload["roles"] == ["customer"] and recorded_events[0]["topic"] == "accounts.user"
+    assert recorded_events[0]["producer"] == "accounts" and recorded_events[0]["aggregate_id"] == user["id"]
+
+    login = gql.login("NEW.person@example.com")
+    assert gql.data(ME, token=login["accessToken"])["me"]["id"] == user["id"]
+
+
+def test_duplicate_email_is_a_conflict_whatever_the_case(gql, user, recorded_events):
+    error = gql.error(REGISTER, {"input": {"email": "CASEY@example.com", "password": PASSWORD}})
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["extensions"]["fields"] == {"email": ["Already registered."]}
+    assert User.objects.count() == 1
+    assert recorded_events == []
+
+
+@pytest.mark.parametrize(
+    ("password", "fragment"),
+    [
+        ("short1!", "too short"),
+        ("password123", "too common"),
+        ("48291736450192", "entirely numeric"),
+        ("jordan.smith@example.com", "too similar"),
+    ],
+)
+def test_weak_password_is_bad_user_input_and_nothing_is_written(gql, recorded_events, password, fragment):
+    error = gql.error(REGISTER, {"input": {"email": "jordan.smith@example.com", "password": password}})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert any(fragment in message for message in error["extensions"]["fields"]["password"]), error
+    assert not User.objects.exists()
+    assert recorded_events == []
+
+
+def test_invalid_email_and_long_name_are_reported_per_field(gql):
+    error = gql.error(REGISTER, {"input": {"email": "not-an-email", "password": PASSWORD, "fullName": "x" * 151}})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert set(error["extensions"]["fields"]) == {"email", "fullName"}
+    assert not User.objects.exists()
+
+
+def test_registrations_per_address_are_limited(gql, settings):
+    settings.ACCOUNTS_REGISTRATIONS_PER_IP = 2
+    for n in range(2):
+        gql.data(REGISTER, {"input": {"email": f"spam{n}@example.com", "password": PASSWORD}}, REMOTE_ADDR="198.51.100.7")
+    error = gql.error(REGISTER, {"input": {"email": "spam9@example.com", "password": PASSWORD}}, REMOTE_ADDR="198.51.100.7")
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["extensions"]["retryAfter"] > 0
+    # Another address is not affected.
+    gql.data(REGISTER, {"input": {"email": "fine@example.com", "password": PASSWORD}}, REMOTE_ADDR="198.51.100.8")

@@ -1,0 +1,64 @@
+"""What the catalog reacts to (CQRS read side): its own product events feed ProductStockActivity."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from common.events.envelope import Envelope
+from common.events.handlers import handles
+
+from catalog import events
+from catalog.models import ProductStockActivity
+
+
+def reset_stock_activity() -> None:
+    ProductStockActivity.objects.all().delete()
+
+
+def _product_id(event: Envelope) -> uuid.UUID:
+    try:
+        return uuid.UUID(event.aggregate_id)
+    except ValueError as exc:
+        raise ValueError(f"{event.event_type}: aggregate_id {event.aggregate_id!r} is not a product id") from exc
+
+
+def _field(payload: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = payload.get(name)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"catalog.product payload: {name!r} missing or not {kind}")
+    return value
+
+
+def _product_state(payload: dict[str, Any]) -> dict[str, Any]:
+    category_id = _field(payload, "category_id", (str, type(None)))
+    return {
+        "sku": _field(payload, "sku", str),
+        "category_id": uuid.UUID(category_id) if category_id is not None else None,
+        "is_active": _field(payload, "is_active", bool),
+        "stock_quantity": _field(payload, "stock_quantity", int),
+    }
+
+
+@handles(events.PRODUCT_CREATED, events.PRODUCT_UPDATED, events.PRODUCT_STOCK_ADJUSTED, reset=reset_stock_activity)
+def project_product(event: Envelope) -> None:
+    """Keep the product's current state; count stock movements (once per event, see ProcessedEvent)."""
+    product_id = _product_id(event)
+    state = _product_state(event.payload)
+    row = ProductStockActivity.objects.select_for_update().filter(pk=product_id).first()
+    row = row or ProductStockActivity(product_id=product_id)
+    for name, value in state.items():
+        setattr(row, name, value)
+    row.last_event_at = event.occurred_at
+    if event.event_type == events.PRODUCT_STOCK_ADJUSTED:
+        delta = _field(event.payload, "delta", int)
+        row.adjustments += 1
+        row.units_added += max(delta, 0)
+        row.units_removed += max(-delta, 0)
+        row.last_adjusted_at = event.occurred_at
+    row.save()
+
+
+@handles(events.PRODUCT_DELETED, reset=reset_stock_activity)
+def forget_product(event: Envelope) -> None:
+    ProductStockActivity.objects.filter(pk=_product_id(event)).delete()

