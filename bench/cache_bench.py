@@ -195,15 +195,27 @@ def service_env(database_url: str, prefix: str, cache_on: bool) -> dict[str, str
 
 
 def prepare_database(database_url: str, name: str, products: int) -> None:
+    """The bench's own database, migrated and seeded once. It belongs to the bench: when its
+    migration history no longer fits the code (models were reworked), it is recreated."""
     import psycopg
 
     admin_url = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
+
+    def create(drop: bool) -> None:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            if drop:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                connection.execute(f'CREATE DATABASE "{name}"')
+
     env = service_env(database_url, "bench-setup", cache_on=False)
     manage = [str(VENV_BIN / "python"), "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=PROJECT, env=env, check=True)
+    migrate = [*manage, "migrate", "--noinput", "-v", "0"]
+    create(drop=False)
+    if subprocess.run(migrate, cwd=PROJECT, env=env, capture_output=True).returncode:
+        print(f"recreating {name}: its migration history does not fit the code", flush=True)
+        create(drop=True)
+        subprocess.run(migrate, cwd=PROJECT, env=env, check=True)
     subprocess.run([*manage, "seed_catalog", "--products", str(products), "--if-empty"], cwd=PROJECT, env=env, check=True)
 
 
