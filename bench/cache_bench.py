@@ -194,7 +194,7 @@ def service_env(database_url: str, prefix: str, cache_on: bool) -> dict[str, str
     return env
 
 
-def prepare_database(database_url: str, name: str, products: int) -> None:
+def prepare_database(database_url: str, name: str, products: int, prefix: str) -> None:
     """The bench's own database, migrated and seeded once. It belongs to the bench: when its
     migration history no longer fits the code (models were reworked), it is recreated."""
     import psycopg
@@ -208,7 +208,7 @@ def prepare_database(database_url: str, name: str, products: int) -> None:
             if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
                 connection.execute(f'CREATE DATABASE "{name}"')
 
-    env = service_env(database_url, "bench-setup", cache_on=False)
+    env = service_env(database_url, f"{prefix}-setup", cache_on=False)
     manage = [str(VENV_BIN / "python"), "manage.py"]
     migrate = [*manage, "migrate", "--noinput", "-v", "0"]
     create(drop=False)
@@ -293,9 +293,10 @@ def delete_prefix(prefix: str) -> None:
     import redis
 
     client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.unlink(*keys)
+    # Each service of the run has its own prefix starting with the run's (bench-<id>-<mode>).
+    keys = list(client.scan_iter(match=f"{prefix}-*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.unlink(*keys[start : start + 1000])
 
 
 # --- in-process probe: the same requests without HTTP, gunicorn or a load generator -------------
@@ -370,7 +371,8 @@ def main() -> int:
     suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
     db_name = f"catalog_bench{suffix}"
     database_url = f"postgres://postgres@127.0.0.1:5432/{db_name}"
-    prepare_database(database_url, db_name, args.products)
+    prefix = f"bench-{secrets.token_hex(4)}"
+    prepare_database(database_url, db_name, args.products, prefix)
 
     import psycopg
 
@@ -378,7 +380,6 @@ def main() -> int:
         rows = connection.execute("SELECT id FROM catalog_product ORDER BY sku LIMIT 200").fetchall()
     product_ids = [str(row[0]) for row in rows]
 
-    prefix = f"bench-{secrets.token_hex(4)}"
     print(
         f"catalog cache benchmark: {args.products} products; per workload and mode {args.requests} requests "
         f"in {args.rounds} interleaved rounds; {args.concurrency} concurrent clients; gunicorn "
