@@ -46,6 +46,7 @@ def project_product(event: Envelope) -> None:
     product_id = _product_id(event)
     state = _product_state(event.payload)
     row = ProductStockActivity.objects.select_for_update().filter(pk=product_id).first()
+    is_new = row is None
     row = row or ProductStockActivity(product_id=product_id)
     for name, value in state.items():
         setattr(row, name, value)
@@ -56,7 +57,7 @@ def project_product(event: Envelope) -> None:
         row.units_added += max(delta, 0)
         row.units_removed += max(-delta, 0)
         row.last_adjusted_at = event.occurred_at
-    row.save()
+    row.save(force_insert=is_new)
 
 
 @handles(events.PRODUCT_DELETED, reset=reset_stock_activity)
