@@ -106,6 +106,7 @@ def main() -> None:
 
     from common.events.broker import TansuBroker
 
+    load_before = os.getloadavg()[0]
     recreate_database()
     broker = TansuBroker().start()
     os.environ.update(
@@ -204,7 +205,8 @@ def main() -> None:
     p95 = percentile(latencies, 0.95)
     print(f"events bench — {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"kafka-python {kafka.__version__}, Tansu (memory), PostgreSQL, relay and consumer as processes")
-    print(f"{options.events} events per phase, adjust_stock mutations over {options.products} products")
+    print(f"{options.events} events per phase, adjust_stock mutations over {options.products} products; "
+          f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores shared)")
     print()
     print("phase A — backlog drain (recorded with the relay stopped, then the relay starts)")
     print(f"  recording: {options.events / write_seconds:8.0f} mutations/s  (one transaction each, single writer)")

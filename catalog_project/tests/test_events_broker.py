@@ -85,6 +85,16 @@ def assert_published_once_in_order(records, aggregate_ids) -> None:
         assert len({r.partition for r in mine}) == 1, "one aggregate, one partition"
 
 
+def test_create_topics_creates_every_topic_with_its_partitions(events_settings) -> None:
+    call_command("create_topics", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    consumer = clients.consumer(group_id=None, role="test")
+    try:
+        for topic in ("catalog.product", "catalog.category", "catalog.product.dlq"):
+            assert wait_for(lambda t=topic: consumer.partitions_for_topic(t), message=topic) == {0, 1, 2}
+    finally:
+        consumer.close(autocommit=False)
+
+
 # --- relay ---------------------------------------------------------------------------------------
 
 
