@@ -58,9 +58,7 @@ def rebuild_read_models(
     consumer = clients.consumer(group_id=None, role="rebuild")  # no group: live offsets stay as they are
     try:
         partitions = [
-            TopicPartition(topic, partition)
-            for topic in topic_names
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+            TopicPartition(topic, partition) for topic in topic_names for partition in _partitions(consumer, topic)
         ]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
@@ -77,6 +75,16 @@ def rebuild_read_models(
     finally:
         consumer.close(autocommit=False)
     return stats
+
+
+def _partitions(consumer: object, topic: str, timeout: float = 15.0) -> list[int]:
+    """The topic's partitions; never an empty list (replaying nothing would empty the read models)."""
+    deadline = time.monotonic() + timeout
+    while not (partitions := consumer.partitions_for_topic(topic)):  # type: ignore[attr-defined]
+        if time.monotonic() > deadline:
+            raise RebuildInterrupted(f"no partition metadata for {topic}; nothing was reset")
+        time.sleep(0.1)
+    return sorted(partitions)
 
 
 def _replay(consumer: object, names: set[str], stats: RebuildStats, idle_seconds: float, stop: threading.Event) -> None:
