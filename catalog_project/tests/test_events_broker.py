@@ -266,6 +266,19 @@ def test_mutations_reach_the_read_model_and_rebuild_replays_them(run_relay, run_
     assert consumer_stats.dead_lettered == 0
 
 
+def test_rebuild_refuses_to_empty_read_models_when_the_broker_has_no_history(events_settings) -> None:
+    from common.events.replay import RebuildInterrupted, rebuild_read_models
+
+    product_id = uuid.uuid4()
+    ProductStockActivity.objects.create(product_id=product_id, sku="KEEP", adjustments=4, last_event_at=timezone.now())
+    ProcessedEvent.objects.create(event_id=uuid.uuid4(), handler="catalog.handlers.project_product", event_type="x.y.z")
+    with pytest.raises(RebuildInterrupted, match="lost its history"):
+        rebuild_read_models(topic_names=[unique_topic()], idle_seconds=0.5)  # an empty topic
+    assert activity(product_id).adjustments == 4
+    stats = rebuild_read_models(topic_names=[unique_topic()], idle_seconds=0.5, allow_empty=True)
+    assert stats.applied == 0 and activity(product_id) is None
+
+
 # --- processes -----------------------------------------------------------------------------------
 
 

@@ -45,7 +45,11 @@ class RebuildStats:
 
 
 def rebuild_read_models(
-    *, topic_names: list[str] | None = None, idle_seconds: float = 3.0, stop: threading.Event | None = None
+    *,
+    topic_names: list[str] | None = None,
+    idle_seconds: float = 3.0,
+    stop: threading.Event | None = None,
+    allow_empty: bool = False,
 ) -> RebuildStats:
     stop = stop or threading.Event()
     registrations = read_model_registrations()
@@ -65,6 +69,7 @@ def rebuild_read_models(
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [READ_MODEL_LOCK])
+            had_history = ProcessedEvent.objects.filter(handler__in=names).exists()
             resets = {id(r.reset): r.reset for r in registrations if r.reset is not None}
             for reset in resets.values():
                 reset()
@@ -72,6 +77,12 @@ def rebuild_read_models(
                 table = ProcessedEvent._meta.db_table
                 cursor.execute(f"DELETE FROM {table} WHERE handler = ANY(%s)", [sorted(names)])  # noqa: S608
             _replay(consumer, names, stats, idle_seconds, stop)
+            if had_history and stats.applied == 0 and not allow_empty:
+                # Typical after a restart of the memory-only development broker: it has no history.
+                raise RebuildInterrupted(
+                    "the replay found no events although these read models had processed some: the broker "
+                    "has lost its history? Nothing was changed (use --allow-empty to empty them anyway)."
+                )
     finally:
         consumer.close(autocommit=False)
     return stats
