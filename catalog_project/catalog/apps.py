@@ -7,6 +7,9 @@ class CatalogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from catalog import events
+        from catalog import (
+            cache,  # noqa: F401 - connects the cache-invalidation signal receivers
+            events,
+        )
 
         events.register()

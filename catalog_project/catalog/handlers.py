@@ -7,6 +7,7 @@ from typing import Any
 
 from common.events.envelope import Envelope
 from common.events.handlers import handles
+from django.db.models import F
 
 from catalog import events
 from catalog.models import ProductStockActivity
@@ -44,19 +45,16 @@ def _product_state(payload: dict[str, Any]) -> dict[str, Any]:
 def project_product(event: Envelope) -> None:
     """Keep the product's current state; count stock movements (once per event, see ProcessedEvent)."""
     product_id = _product_id(event)
-    state = _product_state(event.payload)
-    row = ProductStockActivity.objects.select_for_update().filter(pk=product_id).first()
-    row = row or ProductStockActivity(product_id=product_id)
-    for name, value in state.items():
-        setattr(row, name, value)
-    row.last_event_at = event.occurred_at
+    state: dict[str, Any] = {**_product_state(event.payload), "last_event_at": event.occurred_at}
+    increments: dict[str, int] = {}
     if event.event_type == events.PRODUCT_STOCK_ADJUSTED:
         delta = _field(event.payload, "delta", int)
-        row.adjustments += 1
-        row.units_added += max(delta, 0)
-        row.units_removed += max(-delta, 0)
-        row.last_adjusted_at = event.occurred_at
-    row.save()
+        increments = {"adjustments": 1, "units_added": max(delta, 0), "units_removed": max(-delta, 0)}
+        state["last_adjusted_at"] = event.occurred_at
+    # One statement for a known product (the common case); a product's first event inserts its row.
+    counters = {name: F(name) + amount for name, amount in increments.items()}
+    if not ProductStockActivity.objects.filter(pk=product_id).update(**state, **counters):
+        ProductStockActivity.objects.create(product_id=product_id, **state, **increments)
 
 
 @handles(events.PRODUCT_DELETED, reset=reset_stock_activity)

@@ -7,6 +7,7 @@ ProductStockActivity is a read model built only from those events (catalog/handl
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from common.events.bridge import TransactionalSaveMixin
 from django.contrib.postgres.indexes import GinIndex, OpClass
@@ -67,6 +68,13 @@ class Product(TransactionalSaveMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Product:
+        instance = super().from_db(db, field_names, values)
+        # The SKU as loaded: when a save changes it, caches keyed by the old SKU are invalidated too.
+        instance.loaded_sku = instance.__dict__.get("sku")
+        return instance
 
     @property
     def in_stock(self) -> bool:

@@ -1,18 +1,27 @@
-"""Read side of the catalog (CQRS queries): every read the API serves, batched and indexed."""
+"""Read side of the catalog (CQRS queries): every read the API serves, batched, indexed and cached.
+
+Reads go through the data cache (`catalog.cache`, `common.cache.readthrough`): a hit costs no
+SQL, a miss costs the same queries as without the cache. Cached values are the same for every
+caller, so a rule that makes data depend on who asks (e.g. inactive products for staff only)
+must be applied to the filter BEFORE it becomes part of a cache key, or to the objects AFTER
+they come out of the cache; never inside a `compute` function.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from common.cache.readthrough import cached, cached_many
 from common.pagination import Page, SortKey, paginate
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from catalog import cache
 from catalog.models import Category, Product, ProductStockActivity
 
 MAX_PAGE_SIZE = 100
@@ -36,6 +45,9 @@ class ProductFilter:
     in_stock: bool | None = None
     is_active: bool | None = None
 
+    def cache_key(self) -> str:
+        return repr(astuple(self))
+
 
 def _as_uuids(ids: Iterable[Any]) -> list[uuid.UUID]:
     parsed = []
@@ -47,47 +59,123 @@ def _as_uuids(ids: Iterable[Any]) -> list[uuid.UUID]:
     return parsed
 
 
-def get_product(product_id: Any) -> Product | None:
-    ids = _as_uuids([product_id])
-    return Product.objects.select_related("category").filter(pk=ids[0]).first() if ids else None
+# --- products by id / SKU --------------------------------------------------------------------
 
 
-def get_product_by_sku(sku: str) -> Product | None:
-    return Product.objects.select_related("category").filter(sku=sku).first()
+def _product_rows(ids: list[str]) -> dict[str, cache.ProductRow]:
+    rows = Product.objects.filter(pk__in=ids).values_list(*cache.PRODUCT_FIELDS)
+    return {str(row[0]): row for row in rows}
 
 
 def products_by_ids(ids: Iterable[Any]) -> dict[str, Product]:
-    """All the given products in one query, keyed by their id as a string."""
-    uuids = _as_uuids(ids)
-    return {str(p.pk): p for p in Product.objects.select_related("category").filter(pk__in=uuids)} if uuids else {}
+    """All the given products (one query for those not cached), keyed by their id as a string."""
+    keys = [str(pk) for pk in _as_uuids(ids)]
+    rows = cached_many(
+        cache.PRODUCT, keys, namespaces=lambda pk: [cache.product_namespace(pk)], compute=_product_rows
+    )
+    return {pk: cache.product_from_row(row) for pk, row in rows.items() if row is not None}
+
+
+def get_product(product_id: Any) -> Product | None:
+    ids = _as_uuids([product_id])
+    if not ids:
+        return None
+    pk = str(ids[0])
+    row = cached(
+        cache.PRODUCT, pk, namespaces=[cache.product_namespace(pk)], compute=lambda: _product_rows([pk]).get(pk)
+    )
+    return cache.product_from_row(row) if row is not None else None
+
+
+def get_product_by_sku(sku: str) -> Product | None:
+    def load() -> cache.ProductRow | None:
+        return Product.objects.filter(sku=sku).values_list(*cache.PRODUCT_FIELDS).first()
+
+    row = cached(cache.PRODUCT_BY_SKU, sku, namespaces=[cache.sku_namespace(sku)], compute=load)
+    return cache.product_from_row(row) if row is not None else None
+
+
+# --- categories ------------------------------------------------------------------------------
+
+
+class CategoryTree:
+    """Every category, linked to its parent and children in memory.
+
+    The tree is small, so it is loaded (or read from the cache) whole: any category a response
+    needs, at any nesting depth (`product.category.parent.children`...), costs no further query.
+    """
+
+    def __init__(self, rows: Iterable[cache.CategoryRow]) -> None:
+        categories = [cache.category_from_row(row) for row in rows]
+        categories.sort(key=lambda c: (c.name, str(c.pk)))
+        self.ordered = categories
+        self.by_id = {str(c.pk): c for c in categories}
+        children: dict[Any, list[Category]] = {}
+        for category in categories:
+            children.setdefault(category.parent_id, []).append(category)
+        parent_field = Category._meta.get_field("parent")
+        for category in categories:
+            parent_field.set_cached_value(category, self.by_id.get(str(category.parent_id)) if category.parent_id else None)
+            _set_prefetched_children(category, children.get(category.pk, []))
+        self._children = children
+
+    def get(self, category_id: Any) -> Category | None:
+        ids = _as_uuids([category_id])
+        return self.by_id.get(str(ids[0])) if ids else None
+
+    def by_ids(self, ids: Iterable[Any]) -> dict[str, Category]:
+        return {str(pk): self.by_id[str(pk)] for pk in _as_uuids(ids) if str(pk) in self.by_id}
+
+    def with_descendants(self, category_id: uuid.UUID) -> list[uuid.UUID]:
+        found: list[uuid.UUID] = []
+        stack = [category_id]
+        while stack:
+            current = stack.pop()
+            if current in found:
+                continue
+            found.append(current)
+            stack.extend(child.pk for child in self._children.get(current, []))
+        return found
+
+
+def _set_prefetched_children(category: Category, children: list[Category]) -> None:
+    # What prefetch_related("children") leaves behind: `category.children.all()` costs no query.
+    queryset = Category.objects.all()
+    queryset._result_cache = children
+    queryset._prefetch_done = True
+    category._prefetched_objects_cache = {"children": queryset}
+
+
+def category_tree() -> CategoryTree:
+    """The whole tree; the built tree is also kept in process memory until the categories change
+    (building it is the costly part of reading it)."""
+    return cached(
+        cache.CATEGORY_TREE,
+        "all",
+        namespaces=[cache.CATEGORIES],
+        compute=lambda: list(Category.objects.values_list(*cache.CATEGORY_FIELDS)),
+        build=CategoryTree,
+    )
 
 
 def categories_by_ids(ids: Iterable[Any]) -> dict[str, Category]:
-    uuids = _as_uuids(ids)
-    return {str(c.pk): c for c in Category.objects.select_related("parent").filter(pk__in=uuids)} if uuids else {}
+    return category_tree().by_ids(ids)
 
 
 def get_category(category_id: Any) -> Category | None:
-    return categories_by_ids([category_id]).get(str(category_id))
+    return category_tree().get(category_id)
 
 
-def list_categories() -> QuerySet[Category]:
-    return Category.objects.select_related("parent").prefetch_related("children").order_by("name", "id")
+def list_categories() -> list[Category]:
+    return category_tree().ordered
 
 
 def category_with_descendants(category_id: uuid.UUID) -> list[uuid.UUID]:
-    """A category and everything below it (the tree is small: one query, walked in memory)."""
-    children: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
-    found, stack = [], [category_id]
-    while stack:
-        current = stack.pop()
-        if current in found:
-            continue
-        found.append(current)
-        stack.extend(children.get(current, []))
-    return found
+    """A category and everything below it."""
+    return category_tree().with_descendants(category_id)
+
+
+# --- product lists ---------------------------------------------------------------------------
 
 
 def filtered_products(product_filter: ProductFilter) -> QuerySet[Product]:
@@ -111,13 +199,31 @@ def filtered_products(product_filter: ProductFilter) -> QuerySet[Product]:
     return queryset
 
 
-def product_page(
-    *, product_filter: ProductFilter, order: ProductOrder, first: int, after: str | None
-) -> tuple[Page, QuerySet[Product]]:
-    """A page of products and the filtered queryset (for a lazy total count)."""
-    queryset = filtered_products(product_filter)
-    page = paginate(queryset.select_related("category"), keys=list(order.value), first=first, after=after)
-    return page, queryset
+# Lists depend on every product (any write can move a row in or out of a page) and on the
+# category tree (the category filter includes subcategories).
+LIST_NAMESPACES = [cache.PRODUCTS, cache.CATEGORIES]
+
+
+def product_page(*, product_filter: ProductFilter, order: ProductOrder, first: int, after: str | None) -> Page:
+    """A page of products: `first` rows after the `after` cursor, in `order`."""
+
+    def load() -> tuple[list[cache.ProductRow], list[str], bool, bool]:
+        page = paginate(filtered_products(product_filter), keys=list(order.value), first=first, after=after)
+        return [cache.product_row(p) for p in page.items], page.cursors, page.has_next_page, page.has_previous_page
+
+    key = f"{order.name}|{first}|{after or ''}|{product_filter.cache_key()}"
+    rows, cursors, has_next, has_previous = cached(cache.PRODUCT_PAGE, key, namespaces=LIST_NAMESPACES, compute=load)
+    items = [cache.product_from_row(row) for row in rows]
+    return Page(items=items, cursors=cursors, has_next_page=has_next, has_previous_page=has_previous)
+
+
+def count_products(product_filter: ProductFilter) -> int:
+    return cached(
+        cache.PRODUCT_COUNT,
+        product_filter.cache_key(),
+        namespaces=LIST_NAMESPACES,
+        compute=lambda: filtered_products(product_filter).count(),
+    )
 
 
 # --- read model (ProductStockActivity, built from events) ---------------------------------------

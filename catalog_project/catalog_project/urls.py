@@ -1,4 +1,5 @@
 from common.auth.views import admin_sso_urls
+from common.cache.metrics import cache_health, metrics_view
 from common.graphql.graphene_view import GrapheneView
 from common.health import database_check, health_view
 from django.conf import settings
@@ -9,5 +10,6 @@ urlpatterns = [
     *admin_sso_urls(),
     path("admin/", admin.site.urls),
     path("graphql/", GrapheneView.as_view(graphiql=getattr(settings, "GRAPHIQL", False))),
-    path("health/", health_view("catalog", {"database": database_check()})),
+    path("health/", health_view("catalog", {"database": database_check()}, info={"cache": cache_health})),
+    path("metrics/", metrics_view),
 ]

@@ -1,4 +1,5 @@
-"""Catalog test fixtures: a GraphQL client over Django's test client and ready-made rows.
+"""Catalog test fixtures: a GraphQL client over Django's test client, ready-made rows, and an
+isolated cache namespace per test.
 
 Tokens come from `common.auth.pytest_plugin` (pytest.ini): a real local JWKS server and a
 minter whose tokens have live sessions in the shared Redis registry.
@@ -6,17 +7,45 @@ minter whose tokens have live sessions in the shared Redis registry.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
 from catalog.models import Category, Product
 from common.auth.roles import CATALOG_MANAGER
 from common.auth.testing import TokenMinter
+from common.cache.client import breaker
+from common.cache.namespaces import pending
+from common.cache.readthrough import memo
+from common.cache.stats import counters
+from django.conf import settings as django_settings
 from django.test import Client
 
 # Real broker (Tansu) per session, topic readers, relays and consumers in threads.
 pytest_plugins = ["common.events.testing"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings: Any) -> Iterator[str]:
+    """Each test gets its own key prefix in the real Redis (so tests never see each other's
+    cached values, even with a shared Redis) and clean per-process cache state."""
+    prefix = f"test-catalog-{uuid.uuid4().hex[:12]}"
+    settings.CACHE_KEY_PREFIX = prefix
+    breaker.reset()
+    pending.take()
+    counters.reset_process()
+    memo.clear()
+    yield prefix
+    breaker.reset()
+    pending.take()
+    counters.reset_process()
+    client = redis.Redis.from_url(django_settings.REDIS_URL, socket_timeout=2)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.unlink(*keys)
 
 
 class GraphQLClient:

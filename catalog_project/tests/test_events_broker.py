@@ -85,6 +85,16 @@ def assert_published_once_in_order(records, aggregate_ids) -> None:
         assert len({r.partition for r in mine}) == 1, "one aggregate, one partition"
 
 
+def test_create_topics_creates_every_topic_with_its_partitions(events_settings) -> None:
+    call_command("create_topics", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    consumer = clients.consumer(group_id=None, role="test")
+    try:
+        for topic in ("catalog.product", "catalog.category", "catalog.product.dlq"):
+            assert wait_for(lambda t=topic: consumer.partitions_for_topic(t), message=topic) == {0, 1, 2}
+    finally:
+        consumer.close(autocommit=False)
+
+
 # --- relay ---------------------------------------------------------------------------------------
 
 
@@ -172,6 +182,9 @@ def test_two_relays_publish_each_event_exactly_once(run_relay, topic_reader) -> 
     mine = [r for p in products for r in records_for(records, p.pk)]
     counts = Counter(str(envelope_of(r).event_id) for r in mine)
     assert len(counts) == total + len(products) and set(counts.values()) == {1}, "each event exactly once"
+    # A relay counts a row after marking it sent, which can trail the record reaching the topic.
+    wait_for(lambda: first.stats.published + second.stats.published >= total + len(products),
+             message="both relays to count what they published")
     assert first.stats.published + second.stats.published == total + len(products)
     assert first.stats.standby + second.stats.standby > 0, "the relays really ran side by side"
     assert_published_once_in_order(records, [p.pk for p in products])
@@ -254,6 +267,19 @@ def test_mutations_reach_the_read_model_and_rebuild_replays_them(run_relay, run_
     wait_for(lambda: activity(product.pk).adjustments == 3, timeout=30, message="the live consumer after the rebuild")
     assert activity(product.pk).units_added == 6
     assert consumer_stats.dead_lettered == 0
+
+
+def test_rebuild_refuses_to_empty_read_models_when_the_broker_has_no_history(events_settings) -> None:
+    from common.events.replay import RebuildInterrupted, rebuild_read_models
+
+    product_id = uuid.uuid4()
+    ProductStockActivity.objects.create(product_id=product_id, sku="KEEP", adjustments=4, last_event_at=timezone.now())
+    ProcessedEvent.objects.create(event_id=uuid.uuid4(), handler="catalog.handlers.project_product", event_type="x.y.z")
+    with pytest.raises(RebuildInterrupted, match="lost its history"):
+        rebuild_read_models(topic_names=[unique_topic()], idle_seconds=0.5)  # an empty topic
+    assert activity(product_id).adjustments == 4
+    stats = rebuild_read_models(topic_names=[unique_topic()], idle_seconds=0.5, allow_empty=True)
+    assert stats.applied == 0 and activity(product_id) is None
 
 
 # --- processes -----------------------------------------------------------------------------------

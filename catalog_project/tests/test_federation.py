@@ -48,6 +48,15 @@ def test_entities_resolve_many_ids_in_one_query(gql, make_product, category, dja
     assert entities[0]["category"]["name"] == "Lighting"
 
 
+def test_entities_for_100_products_take_one_query(gql, make_product, django_assert_num_queries):
+    products = [make_product() for _ in range(100)]
+    representations = [{"__typename": "Product", "id": str(p.pk)} for p in products]
+    query = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id sku price { amount } inStock } } }"
+    with django_assert_num_queries(1):
+        entities = gql.data(query, {"r": representations})["_entities"]
+    assert [e["sku"] for e in entities] == [p.sku for p in products]
+
+
 def test_entities_with_malformed_ids_are_null(gql):
     entities = gql.data(ENTITIES, {"representations": [{"__typename": "Product", "id": "nope"}]})["_entities"]
     assert entities == [None]

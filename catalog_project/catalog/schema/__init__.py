@@ -8,7 +8,8 @@ from typing import Any
 from common.graphql.federation import install_batched_entities
 from graphene_federation import FederationVersion, build_schema
 
-from catalog.queries import categories_by_ids, products_by_ids
+from catalog.queries import products_by_ids
+from catalog.schema.loaders import category_tree
 from catalog.schema.mutations import CatalogMutation
 from catalog.schema.queries import CatalogQuery
 
@@ -24,6 +25,6 @@ install_batched_entities(
     schema,
     {
         "Product": lambda reps, info: products_by_ids(_ids(reps)),
-        "Category": lambda reps, info: categories_by_ids(_ids(reps)),
+        "Category": lambda reps, info: category_tree(info).by_ids(_ids(reps)),
     },
 )

@@ -10,6 +10,7 @@ from graphene import relay
 from graphene_federation import FederationVersion, list_size
 
 from catalog import queries
+from catalog.schema.loaders import category_tree
 from catalog.schema.types import CategoryType, ProductConnection, ProductType
 from catalog.validation import parse_uuid
 
@@ -96,8 +97,9 @@ class CatalogQuery(graphene.ObjectType):
                 fields={"first": [f"Between 1 and {queries.MAX_PAGE_SIZE}."]},
             )
         order_name = order_by if isinstance(order_by, str) else order_by.name
-        page, filtered = queries.product_page(
-            product_filter=_product_filter(filter),
+        product_filter = _product_filter(filter)
+        page = queries.product_page(
+            product_filter=product_filter,
             order=queries.ProductOrder[order_name],
             first=first,
             after=after,
@@ -112,13 +114,13 @@ class CatalogQuery(graphene.ObjectType):
                 end_cursor=page.cursors[-1] if page.cursors else None,
             ),
         )
-        connection.filtered_queryset = filtered
+        connection.product_filter = product_filter
         return connection
 
     @staticmethod
     def resolve_category(root: Any, info: graphene.ResolveInfo, id: str) -> Any:
-        return queries.get_category(id)
+        return category_tree(info).get(id)
 
     @staticmethod
     def resolve_categories(root: Any, info: graphene.ResolveInfo) -> Any:
-        return queries.list_categories()
+        return category_tree(info).ordered

@@ -7,7 +7,9 @@ from graphene import relay
 from graphene_django import DjangoObjectType
 from graphene_federation import FederationVersion, key, list_size
 
+from catalog import queries
 from catalog.models import Category, Product
+from catalog.schema.loaders import category_tree
 
 
 class Money(graphene.ObjectType):
@@ -60,6 +62,12 @@ class ProductType(DjangoObjectType):
         )
 
     @staticmethod
+    def resolve_category(product: Product, info: graphene.ResolveInfo) -> Category | None:
+        if product.category_id is None:
+            return None
+        return category_tree(info).get(product.category_id)
+
+    @staticmethod
     def resolve_price(product: Product, info: graphene.ResolveInfo) -> Money:
         return Money(amount=product.price, currency=product.currency)
 
@@ -75,5 +83,5 @@ class ProductConnection(relay.Connection):
     total_count = graphene.Int(required=True, description="Products matching the filter, over all pages.")
 
     def resolve_total_count(self, info: graphene.ResolveInfo) -> int:
-        # Counted only when a client asks for it.
-        return self.filtered_queryset.count()
+        # Counted only when a client asks for it (set by the `products` resolver).
+        return queries.count_products(self.product_filter)

@@ -67,21 +67,19 @@ def describe_change(instance: models.Model, *, event_type: str, **details: Any) 
 
 
 class TransactionalSaveMixin(models.Model):
-    """Runs save() and delete() in a transaction, so the bridged event commits with the change
-    even in autocommit mode (`manage.py shell`). Deletes are already atomic in Django; saves are not."""
+    """Runs save() in a transaction, so the bridged event commits with the change even in
+    autocommit mode (`manage.py shell`). Django already runs deletes (and their signals) in one."""
 
     class Meta:
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        if transaction.get_connection(using).in_atomic_block:
+            super().save(*args, **kwargs)  # a command's transaction already: no savepoint needed
+            return
         with transaction.atomic(using=using):
             super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        with transaction.atomic(using=using):
-            return super().delete(*args, **kwargs)
 
 
 def _record(instance: models.Model, events: ModelEvents, default_type: str) -> None:

@@ -7,10 +7,12 @@ port that is not Kafka's default, and keeps everything in memory: a restart star
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import IO
@@ -48,6 +50,19 @@ def broker_command(port: int) -> list[str]:
         "--storage-engine",
         "memory://tansu/",
     ]
+
+
+# Looked up once, in the parent: between fork and exec the child only makes the C call (no dlopen,
+# no locks), which is what keeps preexec_fn safe while other threads run.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """SIGTERM the broker when its parent dies, even by SIGKILL: an interrupted test run or
+    benchmark never leaves a broker behind."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_until(predicate: object, *, timeout: float, what: str) -> None:
@@ -88,6 +103,7 @@ class TansuBroker:
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C in the terminal is handled by our owner, not the broker
+            preexec_fn=_die_with_parent,
         )
 
         def ready() -> bool:

@@ -52,7 +52,7 @@ def consumer(*, group_id: str | None, role: str = "consumer", **overrides: Any) 
         "session_timeout_ms": 6000,
         "heartbeat_interval_ms": 1000,
         "max_poll_records": 500,
-        "fetch_max_wait_ms": 100,
+        "fetch_max_wait_ms": setting("EVENTS_CONSUMER_FETCH_MAX_WAIT_MS"),
         "metadata_max_age_ms": 10000,
         "request_timeout_ms": 10000,
     }

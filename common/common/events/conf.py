@@ -25,6 +25,12 @@ DEFAULTS: dict[str, Any] = {
     "EVENTS_PROCESSED_RETENTION_DAYS": 30,
     "EVENTS_PRUNE_INTERVAL_SECONDS": 300,
     "EVENTS_MAX_BACKOFF_SECONDS": 10.0,
+    # Tansu answers a fetch only when this wait is over, even if records arrive meanwhile (Apache
+    # Kafka answers at once), so it sets consumer latency there. Measured: 20 ms -> p50 ~5 ms but 9% of a
+    # core per idle consumer; 50 ms -> ~4%; 500 (the default) -> p50 ~100 ms.
+    "EVENTS_CONSUMER_FETCH_MAX_WAIT_MS": 50,
+    # Events applied per consumer transaction (one commit, one fsync, for the lot).
+    "EVENTS_CONSUMER_BATCH_SIZE": 100,
     "EVENTS_HANDLER_MAX_ATTEMPTS": 5,
     "EVENTS_HANDLER_RETRY_SECONDS": 0.2,
     "EVENTS_MAX_PAYLOAD_BYTES": 512 * 1024,

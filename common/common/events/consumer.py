@@ -34,9 +34,13 @@ from common.events.dead_letters import HANDLER_ERROR, MALFORMED, send_to_dead_le
 from common.events.envelope import Envelope, InvalidEnvelope
 from common.events.handlers import handlers_for
 from common.events.models import ProcessedEvent
-from common.events.processing import apply_event
+from common.events.processing import apply_event, apply_events
 
 logger = logging.getLogger(__name__)
+
+
+class HandlerFailed(Exception):
+    """A handler failed on the fast path; the batch was rolled back and goes through the slow path."""
 
 
 class Stopped(Exception):
@@ -108,11 +112,67 @@ class EventConsumer:
         return [record for partition_records in batches.values() for record in partition_records]
 
     def process(self, records: list[Any]) -> None:
-        for record in records:
+        pending = list(records)
+        database_backoff = Backoff(maximum=setting("EVENTS_MAX_BACKOFF_SECONDS"))
+        while pending:
             if self.stop.is_set():
                 raise Stopped
-            self.handle_record(record)
-            self._done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+            batch = pending[: setting("EVENTS_CONSUMER_BATCH_SIZE")]
+            try:
+                settled = self.apply_batch(batch)
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("consumer: database error (%s); retrying the batch", exc)
+                close_old_connections()
+                connection.close()
+                if database_backoff.wait(self.stop):
+                    raise Stopped
+                continue
+            except HandlerFailed:
+                settled = 0
+                for record in batch:  # slow path, one transaction each: retries, then the DLQ
+                    if self.stop.is_set():
+                        raise Stopped
+                    self.handle_record(record)
+                    self._mark_done(record)
+                pending = pending[len(batch) :]
+                continue
+            for record in batch[:settled]:
+                self._mark_done(record)
+            pending = pending[settled:]
+            if settled < len(batch):  # a malformed record: straight to the DLQ
+                self.handle_record(pending[0])
+                self._mark_done(pending.pop(0))
+
+    def apply_batch(self, batch: list[Any]) -> int:
+        """Fast path: the leading valid records of `batch` in ONE transaction (one commit for all).
+
+        Returns how many records are settled; stops before a malformed one. If a handler fails,
+        nothing is committed and HandlerFailed is raised (the caller takes the slow path).
+        """
+        parsed: list[tuple[Envelope, list[Any]]] = []
+        for record in batch:
+            try:
+                envelope = Envelope.from_json(record.value)
+            except InvalidEnvelope:
+                break
+            parsed.append((envelope, handlers_for(envelope.event_type)))
+        work = [(envelope, registrations) for envelope, registrations in parsed if registrations]
+        results: list[set[str]] = []
+        if work:
+            try:
+                results = apply_events(work)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                logger.debug("consumer: a handler failed on the fast path", exc_info=True)
+                raise HandlerFailed from exc
+        self.stats.processed += sum(1 for ran in results if ran)
+        self.stats.duplicates += sum(1 for ran in results if not ran)
+        self.stats.ignored += len(parsed) - len(work)
+        return len(parsed)
+
+    def _mark_done(self, record: Any) -> None:
+        self._done[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
     def commit(self) -> None:
         if self._done and self._consumer is not None:

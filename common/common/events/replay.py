@@ -45,7 +45,11 @@ class RebuildStats:
 
 
 def rebuild_read_models(
-    *, topic_names: list[str] | None = None, idle_seconds: float = 3.0, stop: threading.Event | None = None
+    *,
+    topic_names: list[str] | None = None,
+    idle_seconds: float = 3.0,
+    stop: threading.Event | None = None,
+    allow_empty: bool = False,
 ) -> RebuildStats:
     stop = stop or threading.Event()
     registrations = read_model_registrations()
@@ -58,15 +62,14 @@ def rebuild_read_models(
     consumer = clients.consumer(group_id=None, role="rebuild")  # no group: live offsets stay as they are
     try:
         partitions = [
-            TopicPartition(topic, partition)
-            for topic in topic_names
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+            TopicPartition(topic, partition) for topic in topic_names for partition in _partitions(consumer, topic)
         ]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [READ_MODEL_LOCK])
+            had_history = ProcessedEvent.objects.filter(handler__in=names).exists()
             resets = {id(r.reset): r.reset for r in registrations if r.reset is not None}
             for reset in resets.values():
                 reset()
@@ -74,9 +77,25 @@ def rebuild_read_models(
                 table = ProcessedEvent._meta.db_table
                 cursor.execute(f"DELETE FROM {table} WHERE handler = ANY(%s)", [sorted(names)])  # noqa: S608
             _replay(consumer, names, stats, idle_seconds, stop)
+            if had_history and stats.applied == 0 and not allow_empty:
+                # Typical after a restart of the memory-only development broker: it has no history.
+                raise RebuildInterrupted(
+                    "the replay found no events although these read models had processed some: the broker "
+                    "has lost its history? Nothing was changed (use --allow-empty to empty them anyway)."
+                )
     finally:
         consumer.close(autocommit=False)
     return stats
+
+
+def _partitions(consumer: object, topic: str, timeout: float = 15.0) -> list[int]:
+    """The topic's partitions; never an empty list (replaying nothing would empty the read models)."""
+    deadline = time.monotonic() + timeout
+    while not (partitions := consumer.partitions_for_topic(topic)):  # type: ignore[attr-defined]
+        if time.monotonic() > deadline:
+            raise RebuildInterrupted(f"no partition metadata for {topic}; nothing was reset")
+        time.sleep(0.1)
+    return sorted(partitions)
 
 
 def _replay(consumer: object, names: set[str], stats: RebuildStats, idle_seconds: float, stop: threading.Event) -> None:

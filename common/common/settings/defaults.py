@@ -3,7 +3,8 @@ module and adds its own apps, URLs and database name."""
 
 from __future__ import annotations
 
-from common.settings import env_bool, env_list, env_str
+from common.cache.settings import redis_caches
+from common.settings import env_bool, env_int, env_list, env_str
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -71,6 +72,21 @@ GRAPHENE = {
     # A mutation that returns errors is rolled back as a whole: nothing half-written.
     "ATOMIC_MUTATIONS": True,
 }
+
+# Redis: one URL for every Redis use of the service (cache, sessions registry, ...).
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = redis_caches(REDIS_URL)
+# Keys of this service start with this prefix; empty means the service name (SERVICE_NAME).
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "")
+# Layer 2, the data cache (read side): on by default, switched off for benchmarks or debugging.
+CACHE_DATA_ENABLED = env_bool("CACHE_DATA_ENABLED", True)
+# Seconds a cached value lives at most (writes invalidate earlier; this bounds memory and the
+# staleness left by writes that bypass the ORM, e.g. QuerySet.update()).
+CACHE_DATA_TTL = env_int("CACHE_DATA_TTL", 300)
+# Layer 2b, the result cache: serialized answers of GraphQL queries, invalidated through the
+# data versions they were built from; shared only within a scope (CACHE_RESULT_SCOPE, default:
+# requests without credentials).
+CACHE_RESULT_ENABLED = env_bool("CACHE_RESULT_ENABLED", True)
 
 LOGGING = {
     "version": 1,

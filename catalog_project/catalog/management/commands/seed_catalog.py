@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils.text import slugify
 
+from catalog.cache import invalidate_everything
 from catalog.models import Category, Product
 
 CATEGORY_TREE = {
@@ -80,6 +81,8 @@ class Command(BaseCommand):
             )
         existing = set(Product.objects.filter(sku__in=[p.sku for p in new_products]).values_list("sku", flat=True))
         Product.objects.bulk_create([p for p in new_products if p.sku not in existing], batch_size=1000)
+        # bulk_create sends no model signals: drop the cached catalog once the rows are committed.
+        transaction.on_commit(invalidate_everything)
         self.stdout.write(f"Seeded {len(new_products) - len(existing)} products in {len(leaves)} categories.")
 
     def _categories(self, rng: random.Random) -> list[Category]:

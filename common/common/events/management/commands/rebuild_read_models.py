@@ -17,10 +17,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--idle-seconds", type=float, default=3.0, help="The replay ends after this long without a new record."
         )
+        parser.add_argument(
+            "--allow-empty",
+            action="store_true",
+            help="Commit even if the replay finds no event for read models that had processed some.",
+        )
 
-    def handle(self, *args: Any, idle_seconds: float, **options: Any) -> None:
+    def handle(self, *args: Any, idle_seconds: float, allow_empty: bool, **options: Any) -> None:
         try:
-            stats = rebuild_read_models(idle_seconds=idle_seconds, stop=stop_on_signals())
+            stats = rebuild_read_models(idle_seconds=idle_seconds, stop=stop_on_signals(), allow_empty=allow_empty)
         except RebuildInterrupted as exc:
             raise CommandError(str(exc))
         if not stats.read_models:
