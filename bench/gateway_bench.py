@@ -157,13 +157,15 @@ def measure_cell(targets: dict[str, str], operation: str, body: bytes, concurren
 # --- the run ------------------------------------------------------------------------------------
 
 
-def start_platform(supervisor: manage_all.Supervisor) -> tuple[str, dict[str, str]]:
+def start_platform(supervisor: manage_all.Supervisor, *, subgraph_cache: bool) -> tuple[str, dict[str, str]]:
     """Every service under gunicorn plus two production gateways over the full supergraph;
     returns (catalog GraphQL URL, {gateway name: GraphQL URL})."""
     manage_all.ensure_gateway_dependencies()
     manage_all.setup(production=True)
     ports = {s["name"]: _free_port() for s in manage_all.services()}
-    base = manage_all.start_services(supervisor, production=True, ports=ports, extra_env=manage_all.production_env())
+    switches = {} if subgraph_cache else {"CACHE_DATA_ENABLED": "false", "CACHE_RESULT_ENABLED": "false"}
+    base = manage_all.start_services(supervisor, production=True, ports=ports,
+                                     extra_env={**manage_all.production_env(), **switches})
     subgraphs = manage_all.graphql_urls(base)
     supergraph = manage_all.LOG_DIR / "bench-supergraph.graphql"
     manage_all.compose_supergraph(subgraphs, out=supergraph)
@@ -221,12 +223,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the request counts (default 1.0)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--subgraph-cache", choices=["on", "off"], default="on",
+                        help="the catalog's data and result caches (docs/caching.md), on by default")
     args = parser.parse_args()
 
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
     supervisor = manage_all.Supervisor()
     try:
-        subgraph_url, gateways = start_platform(supervisor)
+        subgraph_url, gateways = start_platform(supervisor, subgraph_cache=args.subgraph_cache == "on")
         targets = {"subgraph (direct)": subgraph_url, **gateways}
         product_id = first_product_id(subgraph_url)
         operations = {
@@ -234,7 +238,8 @@ def main() -> int:
             "product(id)": json.dumps({"query": DETAIL_QUERY, "variables": {"id": product_id}}).encode(),
         }
         print(f"load average at the start: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-        print(f"catalog (gunicorn, {os.environ.get('GUNICORN_WORKERS', os.cpu_count() * 2 + 1)} sync workers) at {subgraph_url}")
+        workers = os.environ.get("GUNICORN_WORKERS", os.cpu_count() * 2 + 1)
+        print(f"catalog (gunicorn, {workers} sync workers, caches {args.subgraph_cache}) at {subgraph_url}")
         runtime = "JavaScript" if os.environ.get("GATEWAY_ROUTER_RUNTIME") in ("0", "false") else "Hive Router (Rust planner)"
         for name, url in gateways.items():
             print(f"{name} at {url}, production mode, {runtime} runtime")
