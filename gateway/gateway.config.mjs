@@ -65,7 +65,7 @@ export const gatewayConfig = defineConfig({
   transportEntries: {
     '*.http': { options: { deduplicateInflightRequests: settings.dedupeInflight } },
   },
-  upstreamTimeout: settings.subgraphTimeoutMs,
+  ...(settings.subgraphTimeoutMs ? { upstreamTimeout: settings.subgraphTimeoutMs } : {}),
 
   // OWASP GraphQL cheat sheet: bound every dimension of a request before it is planned.
   maxDepth: settings.maxDepth,
