@@ -243,7 +243,11 @@ def production_env() -> dict[str, str]:
 
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
-    return {"DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", key_file.read_text())}
+    # Plain http on loopback: secure-only cookies would make the admin unusable here.
+    return {
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", key_file.read_text()),
+        "DJANGO_SECURE_COOKIES": os.environ.get("DJANGO_SECURE_COOKIES", "false"),
+    }
 
 
 def stop_on_signals() -> None:

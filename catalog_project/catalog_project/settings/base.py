@@ -10,7 +10,6 @@ from common.settings.defaults import MIDDLEWARE, SHARED_APPS
 
 SERVICE_NAME = "catalog"
 BASE_DIR = Path(__file__).resolve().parents[2]
-STATIC_ROOT = BASE_DIR / "staticfiles"
 
 INSTALLED_APPS = [*SHARED_APPS, *REPLICA_APPS, "common.events", "catalog"]
 # request.auth on every request; users are the replica of accounts users (docs/auth.md).
