@@ -292,6 +292,16 @@ def start_workers(supervisor: Supervisor, *, broker: str, production: bool, extr
                              cwd=ROOT / service["project"], env=env)
 
 
+def supervise_until_interrupted(supervisor: Supervisor) -> None:
+    """Block until Ctrl-C/SIGTERM; exits with an error as soon as one of the processes dies."""
+    try:
+        while True:
+            supervisor.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        say("stopping")
+
+
 def broker(args: list[str]) -> int:
     stop_on_signals()
     supervisor = Supervisor()
@@ -299,11 +309,7 @@ def broker(args: list[str]) -> int:
         address = start_broker(supervisor)
         say(f"broker (Tansu, in memory) on {address}; Ctrl-C stops it and forgets every event")
         say(f"point services at it with KAFKA_BOOTSTRAP_SERVERS={address} (manage_all.py commands do it for you)")
-        while True:
-            supervisor.check_alive()
-            time.sleep(1)
-    except KeyboardInterrupt:
-        say("stopping")
+        supervise_until_interrupted(supervisor)
     finally:
         supervisor.stop()
         BROKER_ADDRESS_FILE.unlink(missing_ok=True)
@@ -418,11 +424,7 @@ def up(args: list[str]) -> int:
                 print(f"  {'':<10} worker   manage.py {worker} (log .run/{service['name']}-{worker}.log)")
         print(f"  {'broker':<10} kafka    {kafka} (Tansu, in memory: a restart forgets every event)")
         sys.stdout.flush()
-        while True:
-            supervisor.check_alive()
-            time.sleep(1)
-    except KeyboardInterrupt:
-        say("stopping")
+        supervise_until_interrupted(supervisor)
     finally:
         supervisor.stop()
         BROKER_ADDRESS_FILE.unlink(missing_ok=True)

@@ -7,14 +7,12 @@ groups representations by type and loads each type with a single batch call.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
-# A loader gets the representations of one type and returns {key as str: object}.
-EntityLoader = Callable[[list[Mapping[str, Any]], GraphQLResolveInfo], Mapping[str, Any]]
+from common.graphql.federation import EntityLoader, load_entities
 
 
 def _with_typename(obj: Any, typename: str) -> Any:
@@ -34,17 +32,6 @@ def install_batched_entities(schema: GraphQLSchema, loaders: Mapping[str, Entity
         raise ValueError("The schema has no _entities field: is it a federated schema with @key types?")
 
     def resolve_entities(root: Any, info: GraphQLResolveInfo, representations: Iterable[Mapping[str, Any]]) -> list[Any]:
-        representations = list(representations)
-        by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for representation in representations:
-            by_type[representation.get("__typename", "")].append(representation)
-        found: dict[str, Mapping[str, Any]] = {}
-        for typename, group in by_type.items():
-            loader = loaders.get(typename)
-            found[typename] = loader(group, info) if loader else {}
-        return [
-            _with_typename(found[r.get("__typename", "")].get(str(r.get(key))), r.get("__typename", ""))
-            for r in representations
-        ]
+        return [_with_typename(entity, typename) for typename, entity in load_entities(representations, loaders, info, key)]
 
     query_type.fields["_entities"].resolve = resolve_entities

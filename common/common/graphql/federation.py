@@ -17,18 +17,31 @@ from graphql import GraphQLResolveInfo
 EntityLoader = Callable[[list[Mapping[str, Any]], GraphQLResolveInfo], Mapping[str, Any]]
 
 
+def load_entities(
+    representations: Iterable[Mapping[str, Any]],
+    loaders: Mapping[str, EntityLoader],
+    info: GraphQLResolveInfo,
+    key: str = "id",
+) -> list[tuple[str, Any]]:
+    """(typename, object or None) for each representation, in order, with one loader call per type."""
+    representations = list(representations)
+    by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for representation in representations:
+        by_type[representation.get("__typename", "")].append(representation)
+    found: dict[str, Mapping[str, Any]] = {}
+    for typename, group in by_type.items():
+        loader = loaders.get(typename)
+        found[typename] = loader(group, info) if loader else {}
+    return [
+        (r.get("__typename", ""), found[r.get("__typename", "")].get(str(r.get(key)))) for r in representations
+    ]
+
+
 def install_batched_entities(schema: Any, loaders: Mapping[str, EntityLoader], key: str = "id") -> None:
     field = schema.graphql_schema.query_type.fields["_entities"]
 
     def resolve_entities(root: Any, info: GraphQLResolveInfo, representations: Iterable[Mapping[str, Any]]) -> list[Any]:
-        representations = list(representations)
-        by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for representation in representations:
-            by_type[representation.get("__typename", "")].append(representation)
-        found: dict[str, Mapping[str, Any]] = {}
-        for typename, group in by_type.items():
-            loader = loaders.get(typename)
-            found[typename] = loader(group, info) if loader else {}
-        return [found[r.get("__typename", "")].get(str(r.get(key))) for r in representations]
+        # Django model instances: the union's type resolver tells the types apart by model.
+        return [entity for _, entity in load_entities(representations, loaders, info, key)]
 
     field.resolve = resolve_entities
