@@ -16,7 +16,9 @@ from test_story_accounts import CATALOG_MANAGER, REGISTER, bearer, eventually, l
 needs_accounts = pytest.mark.skipif("accounts" not in service_names(), reason="services.json has no accounts service yet")
 
 PRODUCT = "query($id: ID!) { product(id: $id) { id name price { amount } } }"
-UPDATE_PRODUCT = "mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { product { id name } } }"
+UPDATE_PRODUCT = """
+mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { product { id name } } }
+"""
 CREATE_PRODUCT = "mutation($input: CreateProductInput!) { createProduct(input: $input) { product { id name } } }"
 NEWEST = "{ products(first: 5, orderBy: NEWEST) { edges { node { id name } } } }"
 
@@ -133,7 +135,8 @@ def test_a_change_made_behind_the_gateways_back_is_visible_within_a_deadline(pla
 
 @needs_accounts
 def test_precise_invalidation_keeps_other_products_cached(gateway, manager, product):
-    other_id = next(e["node"]["id"] for e in gateway.data(unique(NEWEST))["products"]["edges"] if e["node"]["id"] != product["id"])
+    edges = gateway.data(unique(NEWEST))["products"]["edges"]
+    other_id = next(e["node"]["id"] for e in edges if e["node"]["id"] != product["id"])
     detail = unique(PRODUCT)
     gateway.data(detail, {"id": other_id})
     gateway.data(UPDATE_PRODUCT, {"id": product["id"], "input": {"name": f"Again {uuid.uuid4().hex[:6]}"}}, headers=manager)
