@@ -47,9 +47,18 @@ export class ChangeSubscriber {
   }
 
   async dropAll(reason) {
-    this.stats.resubscribed += 1;
-    const dropped = await this.store.dropAll();
-    this.logger.info?.(`response cache: dropped ${dropped} keys (${reason})`);
+    // The command connection may come back after the subscriber: retry until it answers.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const dropped = await this.store.dropAll();
+        this.stats.resubscribed += 1;
+        this.logger.info?.(`response cache: dropped ${dropped} keys (${reason})`);
+        return;
+      } catch (error) {
+        if (attempt >= 40) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   }
 
   async onMessage(channel, raw) {
