@@ -189,7 +189,7 @@ def private_redis() -> Iterator[dict[str, Any]]:
 
     def start() -> None:
         server["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        eventually(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True, seconds=10)
+        eventually(lambda: _accepts(port), seconds=10)
 
     def stop() -> None:
         process = server["process"]
@@ -201,6 +201,13 @@ def private_redis() -> Iterator[dict[str, Any]]:
     start()
     yield server
     stop()
+
+
+def _accepts(port: int) -> None:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError as exc:
+        raise AssertionError(f"redis-server on {port} not accepting yet: {exc}") from exc
 
 
 def test_redis_down_then_back(platform, private_redis):
