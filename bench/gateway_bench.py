@@ -66,12 +66,13 @@ class Result:
 
 
 class Connection:
-    def __init__(self, url: str, body: bytes) -> None:
+    def __init__(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self.request = (
             f"POST {parts.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Accept: application/json\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -110,14 +111,15 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def load(url: str, body: bytes, *, requests: int, concurrency: int) -> tuple[list[float], int, float]:
+async def load(url: str, body: bytes, *, requests: int, concurrency: int,
+               headers: dict[str, str] | None = None) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
     remaining = requests
 
     async def worker() -> None:
         nonlocal remaining, errors
-        connection = Connection(url, body)
+        connection = Connection(url, body, headers)
         try:
             while remaining > 0:
                 remaining -= 1

@@ -4,6 +4,7 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { defineConfig } from '@graphql-hive/gateway';
 import { useErrorPolicy } from './lib/plugins/error-codes.mjs';
+import { createResponseCache } from './lib/plugins/response-cache.mjs';
 import { useSubgraphHealth } from './lib/plugins/health.mjs';
 import { useRequestGuards } from './lib/plugins/request-guards.mjs';
 import { settings } from './lib/settings.mjs';
@@ -25,6 +26,18 @@ async function routerRuntime() {
   }
 }
 const unifiedGraphHandler = await routerRuntime();
+
+// One per process (connections and subscription), shared by every request.
+const responseCache = settings.responseCache
+  ? createResponseCache({
+      redisUrl: settings.redisUrl,
+      ttlSeconds: settings.responseCacheTtlSeconds,
+      channels: settings.responseCacheChannels,
+      subgraphs: settings.responseCacheSubgraphs,
+      supergraphPath: settings.supergraphPath,
+      development: settings.development,
+    })
+  : null;
 
 // Headers API clients send that subgraphs need; nothing else reaches them (no cookies).
 // X-Correlation-ID is handled by `requestId` below (kept or generated, then forwarded).
@@ -93,7 +106,13 @@ export const gatewayConfig = defineConfig({
 
   plugins: () => [
     useRequestGuards({ maxBodyBytes: settings.maxBodyBytes }),
-    useSubgraphHealth({ supergraphPath: settings.supergraphPath, showUrls: settings.development }),
+    useSubgraphHealth({
+      supergraphPath: settings.supergraphPath,
+      showUrls: settings.development,
+      extra: () => ({ responseCache: responseCache ? responseCache.stats() : { enabled: false } }),
+    }),
+    // After the guards and health (they end requests early), before everything that parses or plans.
+    ...(responseCache ? [responseCache.plugin] : []),
     maxAliasesPlugin({ n: settings.maxAliases }),
     maxDirectivesPlugin({ n: settings.maxDirectives }),
     useErrorPolicy({ development: settings.development }),

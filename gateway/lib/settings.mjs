@@ -73,5 +73,11 @@ export const settings = Object.freeze({
   jit: bool('GATEWAY_JIT', false),
   // Hive Router's Rust query planner and its executor instead of the JavaScript one (faster, see docs).
   routerRuntime: bool('GATEWAY_ROUTER_RUNTIME', true),
+  // Layer 3 of docs/caching.md: public catalog answers in Redis, invalidated by the services' change messages.
+  responseCache: bool('GATEWAY_RESPONSE_CACHE', true),
+  responseCacheTtlSeconds: int('GATEWAY_RESPONSE_CACHE_TTL', 60),
+  responseCacheSubgraphs: list('GATEWAY_RESPONSE_CACHE_SUBGRAPHS', ['catalog']),
+  responseCacheChannels: list('GATEWAY_RESPONSE_CACHE_CHANNELS', ['catalog:changes']),
+  redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379/0',
   logLevel: process.env.GATEWAY_LOG_LEVEL || (development ? 'info' : 'warn'),
 });

@@ -23,7 +23,7 @@ async function probe({ name, url }, timeoutMs) {
   }
 }
 
-export function useSubgraphHealth({ supergraphPath, timeoutMs = 2000, cacheMs = 1000, showUrls = false }) {
+export function useSubgraphHealth({ supergraphPath, timeoutMs = 2000, cacheMs = 1000, showUrls = false, extra = () => ({}) }) {
   let cached = null;
 
   async function report() {
@@ -52,7 +52,8 @@ export function useSubgraphHealth({ supergraphPath, timeoutMs = 2000, cacheMs = 
       if (request.method !== 'GET' || !PATHS.has(url.pathname)) return undefined;
       return report().then((value) =>
         endResponse(
-          fetchAPI.Response.json(value, {
+          // `extra` (e.g. cache counters) is informational and always current; it never changes the status.
+          fetchAPI.Response.json({ ...value, ...extra() }, {
             status: value.status === 'ok' ? 200 : 503,
             headers: { 'cache-control': 'no-store' },
           }),

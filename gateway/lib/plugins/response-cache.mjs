@@ -1,0 +1,128 @@
+// Layer 3 of docs/caching.md: whole federated answers of public catalog queries, in Redis.
+// Built on @envelop/response-cache (the engine behind Hive Gateway's `responseCaching`) with our own
+// store and policy: a hit is served before the request is parsed, validated or planned.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { useResponseCache as useEnvelopResponseCache } from '@envelop/response-cache';
+import { Redis } from 'ioredis';
+import { ChangeSubscriber } from '../response-cache/invalidation.mjs';
+import { createPolicy, publicRootFields } from '../response-cache/policy.mjs';
+import { RedisResponseStore } from '../response-cache/store.mjs';
+
+const HIT = Symbol.for('servedFromResponseCache');
+
+function redisClient(url, role) {
+  return new Redis(url, {
+    connectionName: `gateway-response-cache-${role}`,
+    // Fail fast while Redis is away: a cache error is a miss, never a slow or failed request.
+    enableOfflineQueue: role === 'subscriber',
+    maxRetriesPerRequest: role === 'subscriber' ? null : 0,
+    connectTimeout: 500,
+    commandTimeout: role === 'subscriber' ? undefined : 250,
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+    lazyConnect: false,
+  });
+}
+
+function rateLimitedWarn(logger, intervalMs = 30_000) {
+  let last = 0;
+  let suppressed = 0;
+  return (error, what) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed += 1;
+      return;
+    }
+    logger.warn(`response cache: Redis ${what} failed (${error.message}); serving from the subgraphs` +
+      (suppressed ? ` (${suppressed} similar warnings suppressed)` : ''));
+    last = now;
+    suppressed = 0;
+  };
+}
+
+/**
+ * Returns { plugin, stats() } for gateway.config.mjs.
+ * settings: redisUrl, ttlSeconds, channels, subgraphs, supergraphPath, development.
+ */
+export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs, supergraphPath, development, logger = console }) {
+  const sdl = readFileSync(supergraphPath, 'utf8');
+  // Answers depend on the schema: a recomposed supergraph starts from a clean cache.
+  const prefix = `gateway:rc:${createHash('sha256').update(sdl).digest('hex').slice(0, 12)}`;
+  const commands = redisClient(redisUrl, 'commands');
+  commands.on('error', () => {}); // reported per failed command (rate-limited)
+  const store = new RedisResponseStore({ redis: commands, prefix, onError: rateLimitedWarn(logger) });
+  const subscriber = redisClient(redisUrl, 'subscriber');
+  subscriber.on('error', () => {});
+  const changes = new ChangeSubscriber({ subscriber, publisher: commands, store, channels, logger });
+  changes.start().catch((error) => logger.warn(`response cache: subscribe failed: ${error.message}`));
+
+  const decide = createPolicy({ rootFields: publicRootFields(sdl, subgraphs) });
+  const decisions = new WeakMap(); // GraphQL context -> decision (one per operation, also in batches)
+  const mutationRequests = new WeakSet();
+
+  // The envelop plugin stores answers and computes TTLs; lookups are done in onParams below,
+  // so its own lookup (after parsing) always misses without a second Redis round trip.
+  const envelopCache = {
+    get: () => undefined,
+    set: (id, result, entities, ttl) => store.set(id, result, [...entities], ttl),
+    invalidate: (entities) => store.invalidate([...entities]),
+  };
+
+  const plugin = {
+    onPluginInit({ addPlugin }) {
+      addPlugin(
+        useEnvelopResponseCache({
+          cache: envelopCache,
+          ttl: ttlSeconds * 1000,
+          // Belt and braces: a user object is never stored, whatever the policy let through.
+          ttlPerType: { User: 0 },
+          ttlPerSchemaCoordinate: { 'Query.me': 0 },
+          session: () => null,
+          enabled: (context) => decisions.get(context)?.cacheable === true,
+          buildResponseCacheKey: ({ context }) => decisions.get(context).key,
+          invalidateViaMutation: false, // mutations: see onResultProcess
+          includeExtensionMetadata: false,
+        }),
+      );
+    },
+    onParams({ params, request, context, setResult }) {
+      const decision = decide(params, request);
+      if (context) decisions.set(context, decision);
+      if (!decision.cacheable) {
+        store.stats.skipped += 1;
+        if (decision.reason === 'mutation') mutationRequests.add(request);
+        return undefined;
+      }
+      store.tag(decision.key, decision.sets);
+      return store.get(decision.key).then((cached) => {
+        if (!cached) return;
+        store.tagsByResponse.delete(decision.key);
+        const result = { ...cached, [HIT]: true };
+        if (development) result.extensions = { ...cached.extensions, responseCache: { hit: true } };
+        setResult(result);
+      });
+    },
+    onResultProcess({ request }) {
+      // Read-your-writes: the services published their changes before answering the mutation;
+      // wait until this gateway has applied them before the client can send its next read.
+      if (mutationRequests.has(request)) return changes.barrier();
+      return undefined;
+    },
+  };
+
+  return {
+    plugin,
+    stats: () => ({
+      enabled: true,
+      ttlSeconds,
+      channels,
+      redis: commands.status,
+      subscriber: subscriber.status,
+      ...store.stats,
+      hitRatio: store.stats.hit + store.stats.miss > 0
+        ? Math.round((store.stats.hit / (store.stats.hit + store.stats.miss)) * 1000) / 1000
+        : null,
+      invalidation: { ...changes.stats },
+    }),
+  };
+}
