@@ -3,9 +3,6 @@ invalidated by the catalog's change messages, never shared between users, and ca
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import GraphQL, Platform, RecordingProxy, free_port, service_names
+from common.cache.testing import PrivateRedisServer
+from conftest import GraphQL, Platform, RecordingProxy, service_names
 from test_story_accounts import CATALOG_MANAGER, REGISTER, bearer, eventually, login
 
 needs_accounts = pytest.mark.skipif("accounts" not in service_names(), reason="services.json has no accounts service yet")
@@ -178,56 +176,35 @@ def test_mutations_are_never_cached(gateway):
 
 
 @pytest.fixture
-def private_redis() -> Iterator[dict[str, Any]]:
+def private_redis() -> Iterator[PrivateRedisServer]:
     """A redis-server of this test's own on a free port that the test can stop and start."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    server: dict[str, Any] = {"url": f"redis://127.0.0.1:{port}/0", "process": None}
-
-    def start() -> None:
-        server["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        eventually(lambda: _accepts(port), seconds=10)
-
-    def stop() -> None:
-        process = server["process"]
-        if process and process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
-
-    server["start"], server["stop"] = start, stop
-    start()
-    yield server
-    stop()
-
-
-def _accepts(port: int) -> None:
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError as exc:
-        raise AssertionError(f"redis-server on {port} not accepting yet: {exc}") from exc
+        server = PrivateRedisServer()
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed")
+    server.start()
+    yield server
+    server.stop()
 
 
 def test_redis_down_then_back(platform, private_redis):
     """Redis stopped: answers still come (from the subgraphs); Redis back: the subscription is re-established
     and every cached answer dropped (changes published meanwhile were missed)."""
     url = platform.start_gateway("e2e-gateway-private-redis", production=False,
-                                 extra_env={"REDIS_URL": private_redis["url"]})
+                                 extra_env={"REDIS_URL": private_redis.url})
     client = platform.client(url)
     query = unique("{ products(first: 2) { edges { node { id } } } }")
     client.data(query)
     assert client.execute(query)["extensions"]["responseCache"] == {"hit": True}
 
-    private_redis["stop"]()
+    private_redis.stop()
     for _ in range(3):
         body = client.execute(query)
         assert body["data"]["products"]["edges"] and "responseCache" not in body.get("extensions", {})
     assert health(url)["error"] >= 1
 
     resubscribed = health(url)["invalidation"]["resubscribed"]
-    private_redis["start"]()
+    private_redis.start()
 
     def back() -> None:
         assert health(url)["invalidation"]["resubscribed"] > resubscribed

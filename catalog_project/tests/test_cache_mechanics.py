@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from common.cache.namespaces import pending
 from common.cache.readthrough import cached
 from common.cache.settings import redis_caches
 from common.cache.stats import counters
+from common.cache.testing import PrivateRedisServer
 from django.conf import settings
 from django.db import connection
 
@@ -236,42 +235,20 @@ def test_counters_move_and_are_exposed(gql, client, make_product, settings):
 
 
 @pytest.fixture
-def private_redis(settings: Any) -> Iterator[dict[str, Any]]:
+def private_redis(settings: Any) -> Iterator[PrivateRedisServer]:
     """A Redis server of this test's own on a free port, used as the cache, that the test can
     stop and start (the shared Redis is never touched)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    try:
+        server = PrivateRedisServer()
+    except FileNotFoundError:
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    server: dict[str, Any] = {"port": port, "process": None}
-
-    def start() -> None:
-        server["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        probe = redis.Redis(port=port, socket_connect_timeout=0.2)
-        wait_until(lambda: _pings(probe))
-
-    def stop() -> None:
-        process = server["process"]
-        if process and process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
-
-    server["start"], server["stop"] = start, stop
-    start()
-    settings.CACHES = redis_caches(f"redis://127.0.0.1:{port}/0")
+    server.start()
+    settings.CACHES = redis_caches(server.url)
     settings.CACHE_FAILURE_COOLDOWN = 0.2
     try:
         yield server
     finally:
-        stop()
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
+        server.stop()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -284,7 +261,7 @@ def test_redis_stopped_service_answers_from_the_database(
     with django_assert_num_queries(0):
         gql.data(DETAIL, {"id": pid})  # warm
 
-    private_redis["stop"]()
+    private_redis.stop()
     caplog.set_level(logging.WARNING, logger="common.cache")
     for _ in range(5):
         with django_assert_num_queries(2):  # product + category tree straight from PostgreSQL
@@ -312,7 +289,7 @@ def test_redis_stopped_service_answers_from_the_database(
     assert re.search(r'cache_redis_up\{service="[^"]+"\} 0', text)
     assert counts("product").get("degraded", 0) + counts("product").get("error", 0) >= 5
 
-    private_redis["start"]()  # back (empty, as after a real restart)
+    private_redis.start()  # back (empty, as after a real restart)
     wait_until(lambda: not breaker.is_open())
     assert gql.data(DETAIL, {"id": pid})["product"]["name"] == "Desk Lamp"
     wait_until(lambda: not pending)
