@@ -3,9 +3,10 @@
 
     .venv/bin/python bench/gateway_bench.py [--scale 1.0] [--concurrency 1 10 50]
 
-One run starts every service under gunicorn (deploy/gunicorn.conf.py, production settings, their own
-`_bench` databases, seeded) and two production-mode gateways over the full supergraph on free loopback ports: one with the
-engine's in-flight de-duplication of identical subgraph requests (the default) and one without.
+One run starts every service under gunicorn (deploy/gunicorn.conf.py: gthread workers with keep-alive,
+GUNICORN_* variables override it; production settings, their own `_bench` databases, seeded) and two
+production-mode gateways over the full supergraph on free loopback ports: one with the engine's
+in-flight de-duplication of identical subgraph requests (the default) and one without.
 Every operation is then measured at each concurrency against the subgraph and both gateways, with
 a fixed number of requests (keep-alive where the server allows it; targets interleaved in rounds so
 background load hits them alike), and the script prints req/s,
@@ -241,7 +242,10 @@ def main() -> int:
         }
         print(f"load average at the start: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         workers = os.environ.get("GUNICORN_WORKERS", os.cpu_count() * 2 + 1)
-        print(f"catalog (gunicorn, {workers} sync workers, caches {args.subgraph_cache}) at {subgraph_url}")
+        worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+        threads = os.environ.get("GUNICORN_THREADS", 4) if worker_class == "gthread" else 1
+        print(f"catalog (gunicorn, {workers} {worker_class} workers x {threads} threads, caches {args.subgraph_cache}) "
+              f"at {subgraph_url}")
         runtime = "JavaScript" if os.environ.get("GATEWAY_ROUTER_RUNTIME") in ("0", "false") else "Hive Router (Rust planner)"
         for name, url in gateways.items():
             print(f"{name} at {url}, production mode, {runtime} runtime")
