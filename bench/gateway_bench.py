@@ -251,7 +251,7 @@ def main() -> int:
               f"at {subgraph_url}")
         runtime = "JavaScript" if os.environ.get("GATEWAY_ROUTER_RUNTIME") in ("0", "false") else "Hive Router (Rust planner)"
         for name, url in gateways.items():
-            print(f"{name} at {url}, production mode, {runtime} runtime")
+            print(f"{name} at {url}, production mode, {runtime} runtime, response cache off")
         results = []
         for operation, body in operations.items():
             for concurrency in args.concurrency:
