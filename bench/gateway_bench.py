@@ -3,9 +3,10 @@
 
     .venv/bin/python bench/gateway_bench.py [--scale 1.0] [--concurrency 1 10 50]
 
-One run starts every service under gunicorn (deploy/gunicorn.conf.py, production settings, their own
-`_bench` databases, seeded) and two production-mode gateways over the full supergraph on free loopback ports: one with the
-engine's in-flight de-duplication of identical subgraph requests (the default) and one without.
+One run starts every service under gunicorn (deploy/gunicorn.conf.py: gthread workers with keep-alive,
+GUNICORN_* variables override it; production settings, their own `_bench` databases, seeded) and two
+production-mode gateways over the full supergraph on free loopback ports: one with the engine's
+in-flight de-duplication of identical subgraph requests (the default) and one without.
 Every operation is then measured at each concurrency against the subgraph and both gateways, with
 a fixed number of requests (keep-alive where the server allows it; targets interleaved in rounds so
 background load hits them alike), and the script prints req/s,
@@ -173,8 +174,11 @@ def start_platform(supervisor: manage_all.Supervisor, *, subgraph_cache: bool) -
     manage_all.compose_supergraph(subgraphs, out=supergraph)
     gateways = {}
     for name, dedupe in (("gateway (dedup on)", "1"), ("gateway (dedup off)", "0")):
+        # The hop itself: anonymous catalog reads would otherwise be answered from the gateway's
+        # response cache (bench/gateway_cache_bench.py measures that).
+        env = {"GATEWAY_DEDUPE_INFLIGHT": dedupe, "GATEWAY_RESPONSE_CACHE": "0"}
         url = manage_all.start_gateway(supervisor, port=_free_port(), production=True, supergraph=supergraph,
-                                       name=f"bench-gateway-dedupe-{dedupe}", extra_env={"GATEWAY_DEDUPE_INFLIGHT": dedupe})
+                                       name=f"bench-gateway-dedupe-{dedupe}", extra_env=env)
         gateways[name] = url + "/graphql"
     return subgraphs["catalog"], gateways
 
@@ -241,10 +245,13 @@ def main() -> int:
         }
         print(f"load average at the start: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         workers = os.environ.get("GUNICORN_WORKERS", os.cpu_count() * 2 + 1)
-        print(f"catalog (gunicorn, {workers} sync workers, caches {args.subgraph_cache}) at {subgraph_url}")
+        worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+        threads = os.environ.get("GUNICORN_THREADS", 4) if worker_class == "gthread" else 1
+        print(f"catalog (gunicorn, {workers} {worker_class} workers x {threads} threads, caches {args.subgraph_cache}) "
+              f"at {subgraph_url}")
         runtime = "JavaScript" if os.environ.get("GATEWAY_ROUTER_RUNTIME") in ("0", "false") else "Hive Router (Rust planner)"
         for name, url in gateways.items():
-            print(f"{name} at {url}, production mode, {runtime} runtime")
+            print(f"{name} at {url}, production mode, {runtime} runtime, response cache off")
         results = []
         for operation, body in operations.items():
             for concurrency in args.concurrency:
