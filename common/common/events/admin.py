@@ -8,17 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from common.events.models import OutboxEvent, ProcessedEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from common.read_only_admin import ReadOnlyAdmin
 
 
 class PendingFilter(admin.SimpleListFilter):

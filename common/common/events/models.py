@@ -42,6 +42,21 @@ class OutboxEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.event_type} {self.aggregate_id}"
 
+    @classmethod
+    def from_envelope(cls, envelope: Envelope, *, topic: str) -> OutboxEvent:
+        """An unsaved outbox row holding exactly the envelope's fields (the inverse of `to_envelope`)."""
+        return cls(
+            event_id=envelope.event_id,
+            topic=topic,
+            event_type=envelope.event_type,
+            aggregate_id=envelope.aggregate_id,
+            schema_version=envelope.schema_version,
+            payload=envelope.payload,
+            producer=envelope.producer,
+            correlation_id=envelope.correlation_id,
+            occurred_at=envelope.occurred_at,
+        )
+
     def to_envelope(self) -> Envelope:
         return Envelope(
             event_id=self.event_id,

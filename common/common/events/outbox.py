@@ -48,14 +48,6 @@ def record_event(
     size = len(envelope.to_json())  # also proves the payload is plain JSON
     if size > setting("EVENTS_MAX_PAYLOAD_BYTES"):
         raise InvalidEnvelope(f"event is {size} bytes, above EVENTS_MAX_PAYLOAD_BYTES; publish a reference instead")
-    return OutboxEvent.objects.create(
-        event_id=envelope.event_id,
-        topic=topic,
-        event_type=envelope.event_type,
-        aggregate_id=envelope.aggregate_id,
-        schema_version=envelope.schema_version,
-        payload=envelope.payload,
-        producer=envelope.producer,
-        correlation_id=envelope.correlation_id,
-        occurred_at=envelope.occurred_at,
-    )
+    row = OutboxEvent.from_envelope(envelope, topic=topic)
+    row.save(force_insert=True)
+    return row
