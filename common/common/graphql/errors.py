@@ -1,7 +1,10 @@
 """Client-facing GraphQL errors with a machine-readable `extensions.code`.
 
-Resolvers raise these; anything else that escapes a resolver is an unexpected
-failure and is masked (logged server-side, `INTERNAL_SERVER_ERROR` to the client).
+Commands raise domain exceptions (`common.errors`); `format_error` is the one place that turns
+them into GraphQL errors (`extensions.code`, camelCase `fields`). The GraphQL-flavoured classes
+below remain for the GraphQL layer itself (e.g. an argument the schema layer rejects).
+Anything else that escapes a resolver is an unexpected failure and is masked (logged
+server-side, `INTERNAL_SERVER_ERROR` to the client).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
+
+from common.errors import DomainError, extensions_for
 
 logger = logging.getLogger("common.graphql")
 
@@ -71,7 +76,12 @@ def _is_client_error(error: GraphQLError) -> bool:
     if original is None:
         # Parse/validation errors come from graphql-core itself and describe the request.
         return True
-    return isinstance(original, GraphQLError)
+    return isinstance(original, GraphQLError | DomainError)
+
+
+def _domain_error(error: GraphQLError) -> DomainError | None:
+    original = error.original_error
+    return original if isinstance(original, DomainError) else None
 
 
 def format_error(error: Exception) -> dict[str, Any]:
@@ -82,6 +92,15 @@ def format_error(error: Exception) -> dict[str, Any]:
     if not _is_client_error(error):
         logger.error("Unexpected error in resolver at %s", error.path, exc_info=error.original_error)
         formatted: dict[str, Any] = {"message": "Internal server error.", "extensions": {"code": INTERNAL_SERVER_ERROR}}
+        if error.path:
+            formatted["path"] = error.path
+        return formatted
+    domain = _domain_error(error)
+    if domain is not None:
+        # The one translation of domain refusals into GraphQL terms.
+        formatted = {"message": domain.message, "extensions": extensions_for(domain)}
+        if error.locations:
+            formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
         if error.path:
             formatted["path"] = error.path
         return formatted
