@@ -199,5 +199,5 @@ def test_service_permission_strings_are_validated_in_the_admin(admin_client):
     response = admin_client.post("/admin/accounts/servicepermission/add/", {"codename": "Catalog add product", "groups": []})
     assert response.status_code == 200 and b"app label" in response.content
     assert not ServicePermission.objects.filter(codename="Catalog add product").exists()
-    response = admin_client.post("/admin/accounts/servicepermission/add/", {"codename": "cart.view_cart", "groups": []})
+    response = admin_client.post("/admin/accounts/servicepermission/add/", {"codename": "reviews.add_review", "groups": []})
     assert response.status_code == 302
