@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.read_only_admin import ReadOnlyAdmin
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from catalog.models import Category, Product
+from catalog.models import Category, Product, StockReservation
 from catalog.queries import with_stock_activity, with_stock_summary
 
 
@@ -74,3 +75,12 @@ class ProductAdmin(admin.ModelAdmin):
     def stock_movements(self, product: Product) -> str:
         # From the event-fed read model: the write model keeps only the current quantity.
         return f"+{product.units_added} / -{product.units_removed} ({product.stock_adjustments} adjustments)"
+
+
+@admin.register(StockReservation)
+class StockReservationAdmin(ReadOnlyAdmin):
+    """What the checkout saga set aside per order; only the saga's handlers change these rows."""
+
+    list_display = ("order_id", "status", "lines", "created_at", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("=order_id",)

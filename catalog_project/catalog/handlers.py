@@ -1,15 +1,17 @@
-"""What the catalog reacts to (CQRS read side): its own product events feed ProductStockActivity."""
+"""What the catalog reacts to: its own product events feed ProductStockActivity (CQRS read side);
+the orders' events drive the stock reservations of the checkout saga (catalog/reservations.py)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from common.errors import Conflict, ValidationFailed
 from common.events.envelope import Envelope
 from common.events.handlers import handles
 from django.db.models import F
 
-from catalog import events
+from catalog import events, reservations
 from catalog.models import ProductStockActivity
 
 
@@ -60,3 +62,31 @@ def project_product(event: Envelope) -> None:
 @handles(events.PRODUCT_DELETED, reset=reset_stock_activity)
 def forget_product(event: Envelope) -> None:
     ProductStockActivity.objects.filter(pk=_product_id(event)).delete()
+
+
+# --- the checkout saga (catalog/reservations.py): reactions, never replayed -----------------------
+
+
+def _order_id(event: Envelope) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(event.payload.get("order_id") or event.aggregate_id))
+    except ValueError as exc:
+        raise ValueError(f"{event.event_type}: no order id in the event") from exc
+
+
+@handles("orders.order.placed")
+def reserve_order_stock(event: Envelope) -> None:
+    """Reserve all lines or none; a refusal is the reply catalog.stock.rejected, not a failure."""
+    order_id = _order_id(event)
+    try:
+        lines = reservations.parse_lines(event.payload.get("items"))
+        reservations.reserve_stock(order_id=order_id, lines=lines)
+    except ValidationFailed as invalid:
+        reservations.reject_reservation(order_id=order_id, short=[], reason=f"invalid_order: {invalid.message}")
+    except Conflict as refused:
+        reservations.reject_reservation(order_id=order_id, short=refused.data.get("short", []))
+
+
+@handles("orders.order.cancelled", "orders.order.rejected")
+def release_order_stock(event: Envelope) -> None:
+    reservations.release_stock(order_id=_order_id(event))

@@ -106,3 +106,30 @@ class ProductStockActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku}: +{self.units_added}/-{self.units_removed} in {self.adjustments} adjustment(s)"
+
+
+class StockReservation(models.Model):
+    """The stock the catalog set aside for one order (the catalog side of the checkout saga).
+
+    Keyed by order id, so a redelivered `orders.order.placed` reserves once and a redelivered
+    cancellation releases once. `lines` is exactly what was taken from stock, and what a
+    release gives back. A release that comes first (an order cancelled before its placement
+    was seen) leaves a RELEASED row with no lines, so the placement then reserves nothing.
+    """
+
+    class Status(models.TextChoices):
+        RESERVED = "RESERVED"
+        REJECTED = "REJECTED"
+        RELEASED = "RELEASED"
+
+    order_id = models.UUIDField(primary_key=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    lines = models.JSONField(default=list)  # [{"product_id": str, "quantity": int}]
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"], name="reservation_status_created")]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id}: {self.status}"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import graphene
 from graphene import relay
 from graphene_django import DjangoObjectType
-from graphene_federation import FederationVersion, key, list_size
+from graphene_federation import FederationVersion, key, list_size, shareable
 
 from catalog import queries
 from catalog.models import Category, Product
 from catalog.schema.loaders import category_tree
 
 
+# A value type other subgraphs (cart, orders) define identically: each may resolve it.
+@shareable(federation_version=FederationVersion.VERSION_2_9)
 class Money(graphene.ObjectType):
     amount = graphene.Decimal(required=True)
     currency = graphene.String(required=True, description="ISO 4217 code.")

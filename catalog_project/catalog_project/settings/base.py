@@ -20,8 +20,10 @@ SESSION_COOKIE_NAME = f"{SERVICE_NAME}_sessionid"
 CSRF_COOKIE_NAME = f"{SERVICE_NAME}_csrftoken"
 
 # The catalog's own read model (stock activity) is fed by its product events; the user replica
-# (common.auth.replica) by the accounts user events.
-EVENTS_CONSUME_TOPICS = ["catalog.product", "accounts.user"]
+# (common.auth.replica) by the accounts user events; stock reservations by the orders' events.
+EVENTS_CONSUME_TOPICS = ["catalog.product", "accounts.user", "orders.order"]
+# Domain events recorded explicitly (the checkout saga's replies, catalog/reservations.py).
+EVENTS_PUBLISH_TOPICS = ["catalog.stock"]
 
 ROOT_URLCONF = "catalog_project.urls"
 WSGI_APPLICATION = "catalog_project.wsgi.application"

@@ -1,0 +1,13 @@
+from common.auth.views import admin_sso_urls
+from common.graphql.graphene_view import GrapheneView
+from common.health import database_check, health_view
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    *admin_sso_urls(),
+    path("admin/", admin.site.urls),
+    path("graphql/", GrapheneView.as_view(graphiql=getattr(settings, "GRAPHIQL", False))),
+    path("health/", health_view("orders", {"database": database_check()})),
+]
