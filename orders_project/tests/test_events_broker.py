@@ -65,7 +65,7 @@ def test_saga_replies_and_read_model_through_the_broker_and_rebuild_equals_live(
     publish("catalog.stock.reserved", confirmed, {"order_id": confirmed, "lines": [{"product_id": lamp, "quantity": 2}]})
     publish("catalog.stock.rejected", rejected, {"order_id": rejected, "reason": "insufficient_stock",
                                                  "short": [{"product_id": lamp, "requested": 2, "available": 1}]})
-    wait_for(lambda: Order.objects.get(pk=confirmed).status == "CONFIRMED" and Order.objects.get(pk=rejected).status == "REJECTED",
+    wait_for(lambda: (Order.objects.get(pk=confirmed).status, Order.objects.get(pk=rejected).status) == ("CONFIRMED", "REJECTED"),
              message="the saga replies applied")
     commands.cancel_order(order_id=pending, actor=commands.Actor.user(users[2]))
     # The read model catches up with every event the relay publishes.

@@ -32,7 +32,9 @@ query($filter: OrderFilterInput, $first: Int, $after: String) {
 }
 """
 USER_ORDERS = """
-query($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { id orders(first: 5) { edges { node { id status } } } } } }
+query($reps: [_Any!]!) {
+  _entities(representations: $reps) { ... on User { id orders(first: 5) { edges { node { id status } } } } }
+}
 """
 
 
