@@ -10,6 +10,7 @@ Everything is stopped at the end of the session. No Django settings are loaded h
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import threading
@@ -88,6 +89,21 @@ class Platform:
     supergraph: Path
     gateway_url: str  # development-mode gateway base URL
     clients: list[GraphQL] = field(default_factory=list)
+    kafka: str = ""  # the session broker's bootstrap servers
+    env: dict[str, str] = field(default_factory=dict)  # extra environment of every service and worker
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL a worker (e.g. "catalog-consume"): no graceful stop, nothing committed on the way out."""
+        process = self.supervisor.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def start_worker(self, service_name: str, worker: str) -> None:
+        service = next(s for s in manage_all.services() if s["name"] == service_name)
+        env = manage_all.service_env(service, extra={**self.env, "KAFKA_BOOTSTRAP_SERVERS": self.kafka})
+        name, *arguments = worker.split()
+        self.supervisor.start(f"{service_name}-{name}", [str(manage_all.VENV_PYTHON), "manage.py", name, *arguments],
+                              cwd=ROOT / service["project"], env=env)
 
     def client(self, base_url: str | None = None, path: str = "/graphql", **headers: str) -> GraphQL:
         client = GraphQL((base_url or self.gateway_url) + path, headers)
@@ -127,18 +143,32 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             "ACCOUNTS_REGISTRATIONS_PER_IP": "10000",
         })
     platform = None
+    broker = None
     try:
+        # A broker of this session and every service's workers (relays, consumers, the order
+        # expiry): the checkout saga runs through Kafka end to end.
+        from common.events.broker import TansuBroker
+
+        broker = TansuBroker().start()
+        extra_env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        for service in manage_all.services():
+            if service.get("workers"):
+                manage_all.manage(service, ["create_topics"], env=manage_all.service_env(service, extra=extra_env))
         services = manage_all.start_services(supervisor, ports=ports, extra_env=extra_env)
+        manage_all.start_workers(supervisor, broker=broker.bootstrap_servers, production=False, extra_env=extra_env)
         subgraphs = manage_all.graphql_urls(services)
         supergraph = tmp_path_factory.mktemp("gateway") / "supergraph.graphql"
         assert manage_all.compose_supergraph(subgraphs, out=supergraph, check=False) == 0
         gateway_url = manage_all.start_gateway(supervisor, port=free_port(), supergraph=supergraph, name="e2e-gateway")
-        platform = Platform(supervisor, services, subgraphs, supergraph, gateway_url)
+        platform = Platform(supervisor, services, subgraphs, supergraph, gateway_url,
+                            kafka=broker.bootstrap_servers, env=extra_env)
         yield platform
     finally:
         for client in platform.clients if platform else []:
             client.close()
         supervisor.stop()
+        if broker is not None:
+            broker.stop()
         if saved_suffix is None:
             os.environ.pop("DATABASE_NAME_SUFFIX", None)
         else:

@@ -1,0 +1,159 @@
+"""The checkout saga across services, through the gateway, with every worker running: orders
+publishes orders.order.placed, the catalog reserves all lines or none and replies, orders confirms
+or rejects; cancellations release stock once; a consumer killed mid-saga is restarted and the
+saga completes without a double reservation. The cart's events are published per the contract."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from conftest import GraphQL, service_names
+from shopping import (
+    CANCEL,
+    CATALOG_MANAGER,
+    Carts,
+    OrdersDatabase,
+    bearer,
+    create_product,
+    login,
+    new_customer,
+    place,
+    status_of,
+    stock_of,
+    wait_settled,
+    wait_until,
+)
+
+pytestmark = pytest.mark.skipif(not {"orders", "accounts"} <= service_names(), reason="needs orders and accounts")
+
+
+@pytest.fixture(scope="module")
+def manager_token(gateway: GraphQL) -> str:
+    return login(gateway, *CATALOG_MANAGER)["token"]
+
+
+@pytest.fixture(scope="module")
+def carts(platform: Any) -> Iterator[Carts]:
+    feed = Carts(platform.kafka)
+    yield feed
+    feed.close()
+
+
+@pytest.fixture(scope="module")
+def orders_db(platform: Any) -> Iterator[OrdersDatabase]:
+    database = OrdersDatabase()
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="module")
+def shoppers(gateway: GraphQL) -> list[dict[str, str]]:
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda _: new_customer(gateway), range(50)))
+
+
+def stocked_product(gateway: GraphQL, manager_token: str, orders_db: OrdersDatabase, stock: int) -> str:
+    product_id = create_product(gateway, manager_token, stock=stock)
+    wait_until(lambda: orders_db.has_product(product_id), message="orders to hear of the product")
+    return product_id
+
+
+def fill_carts(carts: Carts, orders_db: OrdersDatabase, users: list[dict[str, str]], items: dict[str, int]) -> dict[str, int]:
+    versions = {user["id"]: carts.put(user["id"], items) for user in users}
+    wait_until(lambda: all(orders_db.cart_version(uid) >= v for uid, v in versions.items()), message="cart replicas")
+    return versions
+
+
+def test_happy_path_reaches_confirmed_and_reserves_the_stock(gateway, manager_token, carts, orders_db, shoppers):
+    shopper = shoppers[0]
+    product_id = stocked_product(gateway, manager_token, orders_db, stock=5)
+    version = fill_carts(carts, orders_db, [shopper], {product_id: 2})[shopper["id"]]
+    order = place(gateway, shopper["token"], version=version)
+    assert order["status"] == "PENDING" and order["total"]["amount"] == "40.00"
+    assert wait_settled(gateway, shopper["token"], order["id"]) == "CONFIRMED"
+    assert stock_of(gateway, manager_token, product_id) == 3
+
+
+def test_not_enough_stock_is_rejected_and_reserves_nothing(gateway, manager_token, carts, orders_db, shoppers):
+    shopper = shoppers[1]
+    plenty = stocked_product(gateway, manager_token, orders_db, stock=10)
+    scarce = stocked_product(gateway, manager_token, orders_db, stock=1)
+    version = fill_carts(carts, orders_db, [shopper], {plenty: 3, scarce: 2})[shopper["id"]]
+    order = place(gateway, shopper["token"], version=version)
+    assert wait_settled(gateway, shopper["token"], order["id"]) == "REJECTED"
+    history = gateway.data("query($id: ID!) { order(id: $id) { history { reason } } }", {"id": order["id"]},
+                           headers=bearer(shopper["token"]))["order"]["history"]
+    assert scarce in history[-1]["reason"]
+    assert (stock_of(gateway, manager_token, plenty), stock_of(gateway, manager_token, scarce)) == (10, 1)
+
+
+def checkout_all(gateway: GraphQL, users: list[dict[str, str]], versions: dict[str, int]) -> dict[str, str]:
+    def checkout(user: dict[str, str]) -> tuple[str, str]:
+        order = place(gateway, user["token"], version=versions[user["id"]])
+        return order["id"], user["token"]
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        placed = list(pool.map(checkout, users))
+    with ThreadPoolExecutor(10) as pool:
+        return dict(zip([order_id for order_id, _ in placed],
+                        pool.map(lambda p: wait_settled(gateway, p[1], p[0], timeout=120), placed), strict=True))
+
+
+def test_fifty_concurrent_checkouts_for_ten_units(gateway, manager_token, carts, orders_db, shoppers):
+    product_id = stocked_product(gateway, manager_token, orders_db, stock=10)
+    versions = fill_carts(carts, orders_db, shoppers, {product_id: 1})
+    outcomes = checkout_all(gateway, shoppers, versions)
+    assert Counter(outcomes.values()) == {"CONFIRMED": 10, "REJECTED": 40}
+    assert stock_of(gateway, manager_token, product_id) == 0
+
+
+def test_two_concurrent_checkouts_for_the_last_unit(gateway, manager_token, carts, orders_db, shoppers):
+    product_id = stocked_product(gateway, manager_token, orders_db, stock=1)
+    pair = shoppers[2:4]
+    outcomes = checkout_all(gateway, pair, fill_carts(carts, orders_db, pair, {product_id: 1}))
+    assert sorted(outcomes.values()) == ["CONFIRMED", "REJECTED"]
+    assert stock_of(gateway, manager_token, product_id) == 0
+
+
+def test_cancelling_a_confirmed_order_releases_its_stock_once(gateway, manager_token, carts, orders_db, shoppers):
+    shopper = shoppers[4]
+    product_id = stocked_product(gateway, manager_token, orders_db, stock=4)
+    version = fill_carts(carts, orders_db, [shopper], {product_id: 3})[shopper["id"]]
+    order = place(gateway, shopper["token"], version=version)
+    assert wait_settled(gateway, shopper["token"], order["id"]) == "CONFIRMED"
+    assert stock_of(gateway, manager_token, product_id) == 1
+    cancelled = gateway.data(CANCEL, {"id": order["id"]}, headers=bearer(shopper["token"]))["cancelOrder"]["order"]
+    assert cancelled["status"] == "CANCELLED"
+    wait_until(lambda: stock_of(gateway, manager_token, product_id) == 4, message="the release")
+    again = gateway.error(CANCEL, {"id": order["id"]}, headers=bearer(shopper["token"]))
+    assert again["extensions"]["code"] == "CONFLICT" and again["extensions"]["currentStatus"] == "CANCELLED"
+    assert stock_of(gateway, manager_token, product_id) == 4
+
+
+def test_a_consumer_killed_mid_saga_restarts_and_the_saga_completes_once(platform, gateway, manager_token, carts,
+                                                                        orders_db, shoppers):
+    product_id = stocked_product(gateway, manager_token, orders_db, stock=100)
+    users = shoppers[10:30]
+    versions = fill_carts(carts, orders_db, users, {product_id: 2})
+
+    def checkout(user: dict[str, str]) -> tuple[str, str]:
+        return place(gateway, user["token"], version=versions[user["id"]], key=uuid.uuid4().hex)["id"], user["token"]
+
+    with ThreadPoolExecutor(10) as pool:
+        first = list(pool.map(checkout, users[:10]))
+        # Kill the catalog's consumer as soon as the saga is under way (SIGKILL: nothing committed).
+        wait_until(lambda: any(status_of(gateway, t, o) == "CONFIRMED" for o, t in first), message="a first confirmation")
+        platform.kill_worker("catalog-consume")
+        second = list(pool.map(checkout, users[10:]))
+    assert all(status_of(gateway, t, o) == "PENDING" for o, t in second)
+    platform.start_worker("catalog", "consume")
+    with ThreadPoolExecutor(10) as pool:
+        outcomes = list(pool.map(lambda p: wait_settled(gateway, p[1], p[0], timeout=120), first + second))
+    assert outcomes == ["CONFIRMED"] * 20
+    # Redelivered placements (the uncommitted tail of the killed consumer) reserved nothing twice.
+    assert stock_of(gateway, manager_token, product_id) == 100 - 2 * 20
