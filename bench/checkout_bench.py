@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""End-to-end checkouts through the gateway: add to cart -> placeOrder -> CONFIRMED seen.
+
+    .venv/bin/python bench/checkout_bench.py [--concurrency 1 10 50] [--checkouts 30 150 300]
+
+One run starts the platform in production mode (gunicorn, production settings, `_bench` databases,
+a Tansu broker, every worker of services.json, a production gateway), registers one customer per
+client and, per concurrency level, gives each client a loop of checkouts of one unit of a product
+whose stock covers 80 % of the checkouts (so the saga also rejects). A cart line is added through
+the cart service's `addToCart` when services.json has a cart, else by publishing the cart.cart
+event the cart service would publish. Printed per level: confirmed checkouts/s, p50/p95/p99 of
+placement -> CONFIRMED as the client saw it (polling `order` every 20 ms) and as the orders
+database recorded it (history timestamps), and the oversell count (units confirmed beyond the
+stock, must be 0), with the machine's load average. The load generator shares the 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import manage_all  # noqa: E402 - starts services, workers and gateways the same way `up` does
+
+ADD_TO_CART = "mutation($id: ID!) { addToCart(productId: $id, quantity: 1) { version } }"
+CLEAR_CART = "mutation { clearCart { version } }"
+
+
+@dataclass
+class Level:
+    concurrency: int
+    checkouts: int
+    stock: int
+    seconds: float = 0.0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    client_ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    final_stock: int = 0
+
+    @property
+    def confirmed(self) -> int:
+        return self.outcomes.get("CONFIRMED", 0)
+
+    @property
+    def oversold(self) -> int:
+        return max(0, self.confirmed - self.stock) + max(0, -self.final_stock)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_platform(supervisor: manage_all.Supervisor, broker: object) -> tuple[str, str]:
+    manage_all.ensure_gateway_dependencies()
+    manage_all.setup(production=True)
+    env = {**manage_all.production_env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+           "ORDERS_CART_WAIT_SECONDS": "10"}
+    for service in manage_all.services():
+        if service.get("workers"):
+            manage_all.manage(service, ["create_topics"], env=manage_all.service_env(service, extra=env))
+    ports = {s["name"]: _free_port() for s in manage_all.services()}
+    base = manage_all.start_services(supervisor, production=True, ports=ports, extra_env=env)
+    manage_all.start_workers(supervisor, broker=broker.bootstrap_servers, production=True, extra_env=env)
+    supergraph = manage_all.LOG_DIR / "bench-checkout-supergraph.graphql"
+    manage_all.compose_supergraph(manage_all.graphql_urls(base), out=supergraph)
+    gateway = manage_all.start_gateway(supervisor, port=_free_port(), production=True, supergraph=supergraph,
+                                       name="bench-checkout-gateway", extra_env={"GATEWAY_RESPONSE_CACHE": "0"})
+    return gateway + "/graphql", broker.bootstrap_servers
+
+
+class Client:
+    def __init__(self, http: object, url: str, token: str) -> None:
+        self.http, self.url, self.headers = http, url, {"Authorization": f"Bearer {token}"}
+
+    async def call(self, query: str, variables: dict | None = None) -> dict:
+        response = await self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=self.headers)
+        body = response.json()
+        if body.get("errors"):
+            raise RuntimeError(body["errors"][0].get("message"))
+        return body["data"]
+
+
+async def run_level(url: str, kafka: str, users: list[dict], manager_token: str, level: Level, use_cart: bool) -> None:
+    import httpx
+    from shopping import ORDER, PLACE, Carts, OrdersDatabase, create_product, stock_of
+
+    sync_gateway = _SyncGateway(url)
+    product_id = create_product(sync_gateway, manager_token, stock=level.stock, price="9.00")
+    orders_db = OrdersDatabase()
+    deadline = time.monotonic() + 60
+    while not orders_db.has_product(product_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    carts = None if use_cart else Carts(kafka)
+    remaining = level.checkouts
+    placed_ids: list[str] = []
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=level.concurrency + 10)) as http:
+
+        async def shopper(user: dict) -> None:
+            nonlocal remaining
+            client = Client(http, url, user["token"])
+            while remaining > 0:
+                remaining -= 1
+                try:
+                    if use_cart:
+                        version = (await client.call(ADD_TO_CART, {"id": product_id}))["addToCart"]["version"]
+                    else:
+                        version = carts.put(user["id"], {product_id: 1})
+                    placed = time.perf_counter()
+                    order = (await client.call(PLACE, {"key": uuid.uuid4().hex, "address": _ADDRESS,
+                                                       "version": version}))["placeOrder"]["order"]
+                    placed_ids.append(order["id"])
+                    status = order["status"]
+                    while status == "PENDING":
+                        await asyncio.sleep(0.02)
+                        status = (await client.call(ORDER, {"id": order["id"]}))["order"]["status"]
+                    level.client_ms.append((time.perf_counter() - placed) * 1000)
+                    level.outcomes[status] = level.outcomes.get(status, 0) + 1
+                    if use_cart and status == "REJECTED":
+                        await client.call(CLEAR_CART)  # a rejected order leaves the line in the cart
+                except Exception as exc:
+                    level.errors += 1
+                    if level.errors <= 3:
+                        print(f"  error: {exc}", flush=True)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(shopper(user) for user in users[: level.concurrency]))
+        level.seconds = time.perf_counter() - started
+    level.final_stock = stock_of(sync_gateway, manager_token, product_id)
+    rows = orders_db.connection.execute(
+        "SELECT extract(epoch FROM (e.at - o.created_at)) * 1000 FROM orders_order o JOIN orders_orderevent e "
+        "ON e.order_id = o.id AND e.from_status = 'PENDING' WHERE o.id = ANY(%s::uuid[])", [placed_ids]).fetchall()
+    level.server_ms = [float(row[0]) for row in rows]
+    orders_db.close()
+    if carts:
+        carts.close()
+    sync_gateway.close()
+
+
+class _SyncGateway:
+    """The tests' GraphQL helper shape (data/error) over httpx, for the shopping helpers."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.http = httpx.Client(timeout=60)
+        self.url = url
+
+    def data(self, query: str, variables: dict | None = None, headers: dict | None = None) -> dict:
+        body = self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=headers or {}).json()
+        if body.get("errors"):
+            raise RuntimeError(body["errors"])
+        return body["data"]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+_ADDRESS = {"name": "Bench Shopper", "line1": "1 Load St", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--checkouts", type=int, nargs="+", default=[30, 150, 300])
+    args = parser.parse_args()
+    os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
+    from common.events.broker import TansuBroker
+    from shopping import CATALOG_MANAGER, login, new_customer
+
+    supervisor = manage_all.Supervisor()
+    broker = TansuBroker().start()
+    levels = [Level(c, n, stock=int(n * 0.8)) for c, n in zip(args.concurrency, args.checkouts, strict=True)]
+    try:
+        url, kafka = start_platform(supervisor, broker)
+        gateway = _SyncGateway(url)
+        manager_token = login(gateway, *CATALOG_MANAGER)["token"]
+        users = [new_customer(gateway) for _ in range(max(args.concurrency))]
+        use_cart = any(s["name"] == "cart" for s in manage_all.services())
+        print(f"{len(users)} customers; cart lines via {'addToCart' if use_cart else 'cart.cart events'}", flush=True)
+        for level in levels:
+            asyncio.run(run_level(url, kafka, users, manager_token, level, use_cart))
+            load = os.getloadavg()
+            print(f"c={level.concurrency:<3} checkouts={level.checkouts} stock={level.stock} in {level.seconds:.1f}s: "
+                  f"{level.confirmed / level.seconds:.1f} confirmed/s, {sum(level.outcomes.values()) / level.seconds:.1f} "
+                  f"settled/s {level.outcomes} errors={level.errors} | placement->CONFIRMED/REJECTED seen by the client "
+                  f"p50/p95/p99 {percentile(level.client_ms, 50):.0f}/{percentile(level.client_ms, 95):.0f}/"
+                  f"{percentile(level.client_ms, 99):.0f} ms, in the database {percentile(level.server_ms, 50):.0f}/"
+                  f"{percentile(level.server_ms, 95):.0f}/{percentile(level.server_ms, 99):.0f} ms | "
+                  f"final stock {level.final_stock}, oversold {level.oversold} | load {load[0]:.1f} {load[1]:.1f}",
+                  flush=True)
+        gateway.close()
+    finally:
+        supervisor.stop()
+        broker.stop()
+    return 1 if any(level.oversold for level in levels) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
