@@ -26,10 +26,11 @@ def test_every_service_has_migrations_web_and_workers_in_production_mode():
         assert web["environment"]["DJANGO_SETTINGS_MODULE"] == f"{service['settings']}.prod"
         assert web["environment"]["WSGI_APP"] == service["wsgi"]
         assert web["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
-        workers = {"relay_outbox": "relay", "consume": "consumer"}
+        workers = {"relay_outbox": "relay", "consume": "consumer", "expire_pending_orders": "expiry"}
         for worker in service.get("workers", []):
-            container = containers[f"{name}-{workers[worker]}"]
-            assert container["command"] == ["python", "manage.py", worker]
+            command = worker.split()  # a manage.py command line, e.g. "expire_pending_orders --loop"
+            container = containers[f"{name}-{workers[command[0]]}"]
+            assert container["command"] == ["python", "manage.py", *command]
 
 
 def test_the_gateway_knows_every_subgraph_and_stores_stay_private():
