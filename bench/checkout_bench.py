@@ -74,12 +74,20 @@ def _free_port() -> int:
 def start_platform(supervisor: manage_all.Supervisor, broker: object) -> tuple[str, str]:
     manage_all.ensure_gateway_dependencies()
     manage_all.setup(production=True)
-    env = {**manage_all.production_env(), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-           "ORDERS_CART_WAIT_SECONDS": "10"}
+    ports = {s["name"]: _free_port() for s in manage_all.services()}
+    env = {
+        **manage_all.production_env(),
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "ORDERS_CART_WAIT_SECONDS": "10",
+        # As in tests/conftest.py: this run's accounts JWKS, behind one proxy, no registration limit.
+        "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
+        "ACCOUNTS_TRUSTED_PROXY_COUNT": "1",
+        "ACCOUNTS_REGISTRATIONS_PER_IP": "10000",
+        "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
+    }
     for service in manage_all.services():
         if service.get("workers"):
             manage_all.manage(service, ["create_topics"], env=manage_all.service_env(service, extra=env))
-    ports = {s["name"]: _free_port() for s in manage_all.services()}
     base = manage_all.start_services(supervisor, production=True, ports=ports, extra_env=env)
     manage_all.start_workers(supervisor, broker=broker.bootstrap_servers, production=True, extra_env=env)
     supergraph = manage_all.LOG_DIR / "bench-checkout-supergraph.graphql"

@@ -160,3 +160,11 @@ def test_concurrent_reservations_never_oversell(make_product):
     assert results.count(True) == 10
     assert stock(shared, other) == [0, 90]
     assert StockReservation.objects.filter(status="RESERVED").count() == 10
+
+
+def test_reservations_admin_is_read_only(admin_client, make_product):
+    order_id = str(uuid.uuid4())
+    handle(order_event("placed", order_id, [(make_product(stock_quantity=3), 1)]))
+    assert admin_client.get("/admin/catalog/stockreservation/").status_code == 200
+    assert admin_client.get(f"/admin/catalog/stockreservation/{order_id}/change/").status_code == 200
+    assert admin_client.get("/admin/catalog/stockreservation/add/").status_code == 403

@@ -134,3 +134,13 @@ def test_migrations_cover_every_model_change():
 def test_health_checks_the_database(client):
     response = client.get("/health/")
     assert response.status_code == 200 and response.json()["checks"]["database"]["status"] == "ok"
+
+
+def test_admin_pages_load_and_are_read_only(admin_client, customer, orders_of):
+    [order_id] = orders_of(customer, 1, lines=2)
+    for url in ("/admin/orders/order/", "/admin/orders/order/?status__exact=PENDING", f"/admin/orders/order/{order_id}/change/",
+                "/admin/orders/ordersummary/", "/admin/orders/productreplica/", "/admin/orders/cartreplica/"):
+        assert admin_client.get(url).status_code == 200, url
+    assert admin_client.get("/admin/orders/order/add/").status_code == 403
+    page = admin_client.get(f"/admin/orders/order/{order_id}/change/").content.decode()
+    assert "PENDING" in page and "placed" in page
