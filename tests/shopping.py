@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from common.events.envelope import Envelope
+from common.testing.polling import wait_until
 from kafka import KafkaProducer
 
 REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { user { id } } }"
@@ -61,17 +61,6 @@ def create_product(gateway: Any, manager_token: str, *, stock: int, price: str =
 
 def stock_of(gateway: Any, manager_token: str, product_id: str) -> int:
     return gateway.data(STOCK, {"id": product_id}, headers=bearer(manager_token))["product"]["stockQuantity"]
-
-
-def wait_until(check: Callable[[], Any], *, timeout: float = 30, message: str = "condition", interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 class Carts:
@@ -135,4 +124,4 @@ def status_of(gateway: Any, token: str, order_id: str) -> str:
 
 def wait_settled(gateway: Any, token: str, order_id: str, timeout: float = 60) -> str:
     return wait_until(lambda: (s := status_of(gateway, token, order_id)) in SETTLED and s, timeout=timeout,
-                      message=f"order {order_id} to leave PENDING")
+                      what=f"order {order_id} to leave PENDING", interval=0.1)

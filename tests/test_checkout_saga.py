@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from common.testing.polling import wait_until
 from conftest import GraphQL, service_names
 from shopping import (
     CANCEL,
@@ -26,7 +27,6 @@ from shopping import (
     status_of,
     stock_of,
     wait_settled,
-    wait_until,
 )
 
 pytestmark = pytest.mark.skipif(not {"orders", "accounts"} <= service_names(), reason="needs orders and accounts")
@@ -59,13 +59,13 @@ def shoppers(gateway: GraphQL) -> list[dict[str, str]]:
 
 def stocked_product(gateway: GraphQL, manager_token: str, orders_db: OrdersDatabase, stock: int) -> str:
     product_id = create_product(gateway, manager_token, stock=stock)
-    wait_until(lambda: orders_db.has_product(product_id), message="orders to hear of the product")
+    wait_until(lambda: orders_db.has_product(product_id), what="orders to hear of the product")
     return product_id
 
 
 def fill_carts(carts: Carts, orders_db: OrdersDatabase, users: list[dict[str, str]], items: dict[str, int]) -> dict[str, int]:
     versions = {user["id"]: carts.put(user["id"], items) for user in users}
-    wait_until(lambda: all(orders_db.cart_version(uid) >= v for uid, v in versions.items()), message="cart replicas")
+    wait_until(lambda: all(orders_db.cart_version(uid) >= v for uid, v in versions.items()), what="cart replicas")
     return versions
 
 
@@ -129,7 +129,7 @@ def test_cancelling_a_confirmed_order_releases_its_stock_once(gateway, manager_t
     assert stock_of(gateway, manager_token, product_id) == 1
     cancelled = gateway.data(CANCEL, {"id": order["id"]}, headers=bearer(shopper["token"]))["cancelOrder"]["order"]
     assert cancelled["status"] == "CANCELLED"
-    wait_until(lambda: stock_of(gateway, manager_token, product_id) == 4, message="the release")
+    wait_until(lambda: stock_of(gateway, manager_token, product_id) == 4, what="the release")
     again = gateway.error(CANCEL, {"id": order["id"]}, headers=bearer(shopper["token"]))
     assert again["extensions"]["code"] == "CONFLICT" and again["extensions"]["currentStatus"] == "CANCELLED"
     assert stock_of(gateway, manager_token, product_id) == 4
@@ -147,7 +147,7 @@ def test_a_consumer_killed_mid_saga_restarts_and_the_saga_completes_once(platfor
     with ThreadPoolExecutor(10) as pool:
         first = list(pool.map(checkout, users[:10]))
         # Kill the catalog's consumer as soon as the saga is under way (SIGKILL: nothing committed).
-        wait_until(lambda: any(status_of(gateway, t, o) == "CONFIRMED" for o, t in first), message="a first confirmation")
+        wait_until(lambda: any(status_of(gateway, t, o) == "CONFIRMED" for o, t in first), what="a first confirmation")
         platform.kill_worker("catalog-consume")
         second = list(pool.map(checkout, users[10:]))
     assert all(status_of(gateway, t, o) == "PENDING" for o, t in second)

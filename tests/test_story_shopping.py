@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import pytest
+from common.testing.polling import eventually, wait_until
 from conftest import GraphQL, service_names
 from shopping import (
     ADDRESS,
@@ -25,7 +26,6 @@ from shopping import (
     create_product,
     login,
     wait_settled,
-    wait_until,
 )
 from test_story_accounts import TOKEN_PROBES
 
@@ -92,7 +92,7 @@ def test_the_whole_shopping_story(gateway: GraphQL, platform: Any) -> None:
         assert edges and edges[0]["node"]["status"] == "CONFIRMED", edges
         return me
 
-    me = wait_until(lambda: _passes(everything_in_one_query), timeout=30, message="the read models to catch up")
+    me = eventually(everything_in_one_query, timeout=30)
     node = me["orders"]["edges"][0]["node"]
     assert me["email"] == email and node["id"] == order["id"] and node["total"]["amount"] == "68.00"
     assert {i["product"]["name"]: i["quantity"] for i in node["items"]}[lamp_name] == 2
@@ -105,7 +105,7 @@ def test_the_whole_shopping_story(gateway: GraphQL, platform: Any) -> None:
         items = gateway.data(CART, headers=bearer(token))["cart"]["items"]
         return [i["unitPrice"]["amount"] for i in items if i["product"]["id"] == lamp] == ["35.00"]
 
-    wait_until(new_price_in_cart, message="the cart to show the new price")
+    wait_until(new_price_in_cart, what="the cart to show the new price")
     snapshot = gateway.data(EVERYTHING, headers=bearer(token))["me"]["orders"]["edges"][0]["node"]
     lamp_line = next(i for i in snapshot["items"] if i["product"]["name"] == lamp_name)
     assert lamp_line["unitPrice"]["amount"] == "30.00" and lamp_line["product"]["price"]["amount"] == "35.00"
@@ -126,12 +126,5 @@ def test_the_whole_shopping_story(gateway: GraphQL, platform: Any) -> None:
             errors = body.get("errors") or [{}]
             return errors[0].get("extensions", {}).get("code") == "UNAUTHENTICATED"
 
-        wait_until(refused, timeout=15, message=f"{name} to refuse the old token")
+        wait_until(refused, timeout=15, what=f"{name} to refuse the old token")
     assert user_id
-
-
-def _passes(check: Any) -> Any:
-    try:
-        return check()
-    except AssertionError:
-        return None

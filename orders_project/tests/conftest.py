@@ -18,6 +18,7 @@ from common.auth.testing import TokenMinter
 from common.events.envelope import Envelope
 from common.events.handlers import handlers_for
 from common.events.processing import apply_event
+from common.testing.graphql import GraphQLTestClient
 from django.test import Client
 from django.utils import timezone
 
@@ -38,29 +39,12 @@ mutation($key: String!, $address: AddressInput!, $version: Int) {
 ORDER = "query($id: ID!) { order(id: $id) { id status total { amount } history { fromStatus toStatus actor reason } } }"
 
 
-class GraphQLClient:
+class GraphQLClient(GraphQLTestClient):
+    """The shared test client, signed in as one user (`user_id`), with a checkout shortcut."""
+
     def __init__(self, client: Client, token: str | None = None, user_id: str | None = None) -> None:
-        self.client = client
-        self.token = token
+        super().__init__(client, token=token)
         self.user_id = user_id
-
-    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
-        response = self.client.post(
-            "/graphql/", {"query": query, "variables": variables or {}}, content_type="application/json", **headers
-        )
-        assert response.status_code < 500, response.content
-        return response.json()
-
-    def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.execute(query, variables)
-        assert not body.get("errors"), body["errors"]
-        return body["data"]
-
-    def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.execute(query, variables)
-        assert body.get("errors"), body
-        return body["errors"][0]
 
     def place(self, key: str | None = None, version: int | None = None, address: dict[str, Any] | None = None) -> dict:
         variables = {"key": key or uuid.uuid4().hex, "address": address or ADDRESS, "version": version}

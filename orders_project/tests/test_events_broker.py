@@ -9,7 +9,7 @@ import pytest
 from common.events import clients
 from common.events.envelope import Envelope
 from common.events.models import OutboxEvent
-from common.events.testing import wait_for
+from common.testing.polling import wait_until
 from django.core.management import call_command
 from django.utils import timezone
 from orders import commands
@@ -56,8 +56,8 @@ def test_saga_replies_and_read_model_through_the_broker_and_rebuild_equals_live(
         publish("cart.cart.item_added", f"cart-{user_id}", {
             "cart_id": f"cart-{user_id}", "user_id": user_id, "version": 1,
             "items": [{"product_id": lamp, "quantity": 2}], "updated_at": timezone.now().isoformat()})
-    wait_for(lambda: ProductReplica.objects.filter(pk=lamp).exists() and CartReplica.objects.count() >= 3,
-             message="replicas fed from the broker")
+    wait_until(lambda: ProductReplica.objects.filter(pk=lamp).exists() and CartReplica.objects.count() >= 3,
+             what="replicas fed from the broker")
     settings.ORDERS_CART_WAIT_SECONDS = 10
     address = {"name": "Ada", "line1": "1 Road", "city": "Paris", "postal_code": "75001", "country": "FR"}
     orders = [commands.place_order(user_id=u, idempotency_key="k", shipping_address=address, cart_version=1) for u in users]
@@ -65,14 +65,16 @@ def test_saga_replies_and_read_model_through_the_broker_and_rebuild_equals_live(
     publish("catalog.stock.reserved", confirmed, {"order_id": confirmed, "lines": [{"product_id": lamp, "quantity": 2}]})
     publish("catalog.stock.rejected", rejected, {"order_id": rejected, "reason": "insufficient_stock",
                                                  "short": [{"product_id": lamp, "requested": 2, "available": 1}]})
-    wait_for(lambda: (Order.objects.get(pk=confirmed).status, Order.objects.get(pk=rejected).status) == ("CONFIRMED", "REJECTED"),
-             message="the saga replies applied")
+    def replied() -> bool:
+        return (Order.objects.get(pk=confirmed).status, Order.objects.get(pk=rejected).status) == ("CONFIRMED", "REJECTED")
+
+    wait_until(replied, what="the saga replies applied")
     commands.cancel_order(order_id=pending, actor=commands.Actor.user(users[2]))
     # The read model catches up with every event the relay publishes.
     expected = {confirmed: "CONFIRMED", rejected: "REJECTED", pending: "CANCELLED"}
-    wait_for(lambda: {str(k): v for k, v in OrderSummary.objects.values_list("order_id", "status")}.items() >= expected.items()
-             and not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), message="the read model caught up")
-    wait_for(lambda: len(OrderSummary.objects.get(pk=pending).history) == 2, message="the cancellation projected")
+    wait_until(lambda: {str(k): v for k, v in OrderSummary.objects.values_list("order_id", "status")}.items() >= expected.items()
+             and not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), what="the read model caught up")
+    wait_until(lambda: len(OrderSummary.objects.get(pk=pending).history) == 2, what="the cancellation projected")
     live = summaries()
     live_products = list(ProductReplica.objects.values_list("product_id", "price", "is_deleted").order_by("product_id"))
 
