@@ -9,7 +9,7 @@ client and, per concurrency level, gives each client a loop of checkouts of one 
 whose stock covers 80 % of the checkouts (so the saga also rejects). A cart line is added through
 the cart service's `addToCart` when services.json has a cart, else by publishing the cart.cart
 event the cart service would publish. Printed per level: confirmed checkouts/s, p50/p95/p99 of
-placement -> CONFIRMED as the client saw it (polling `order` every 20 ms) and as the orders
+placement -> CONFIRMED as the client saw it (polling `order` every --poll-ms, 50 ms) and as the orders
 database recorded it (history timestamps), and the oversell count (units confirmed beyond the
 stock, must be 0), with the machine's load average. The load generator shares the 2 cores.
 """
@@ -109,7 +109,8 @@ class Client:
         return body["data"]
 
 
-async def run_level(url: str, kafka: str, users: list[dict], manager_token: str, level: Level, use_cart: bool) -> None:
+async def run_level(url: str, kafka: str, users: list[dict], manager_token: str, level: Level, use_cart: bool,
+                    poll_seconds: float) -> None:
     import httpx
     from shopping import ORDER, PLACE, Carts, OrdersDatabase, create_product, stock_of
 
@@ -140,7 +141,7 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
                     placed_ids.append(order["id"])
                     status = order["status"]
                     while status == "PENDING":
-                        await asyncio.sleep(0.02)
+                        await asyncio.sleep(poll_seconds)
                         status = (await client.call(ORDER, {"id": order["id"]}))["order"]["status"]
                     level.client_ms.append((time.perf_counter() - placed) * 1000)
                     level.outcomes[status] = level.outcomes.get(status, 0) + 1
@@ -191,6 +192,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--checkouts", type=int, nargs="+", default=[30, 150, 300])
+    parser.add_argument("--poll-ms", type=float, default=50, help="How often a client asks for its order's status.")
     args = parser.parse_args()
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
     from common.events.broker import TansuBroker
@@ -207,7 +209,7 @@ def main() -> int:
         use_cart = any(s["name"] == "cart" for s in manage_all.services())
         print(f"{len(users)} customers; cart lines via {'addToCart' if use_cart else 'cart.cart events'}", flush=True)
         for level in levels:
-            asyncio.run(run_level(url, kafka, users, manager_token, level, use_cart))
+            asyncio.run(run_level(url, kafka, users, manager_token, level, use_cart, args.poll_ms / 1000))
             load = os.getloadavg()
             print(f"c={level.concurrency:<3} checkouts={level.checkouts} stock={level.stock} in {level.seconds:.1f}s: "
                   f"{level.confirmed / level.seconds:.1f} confirmed/s, {sum(level.outcomes.values()) / level.seconds:.1f} "
