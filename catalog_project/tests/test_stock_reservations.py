@@ -3,9 +3,7 @@ release of exactly what was reserved, refusals as reply events, and no oversell 
 
 from __future__ import annotations
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from catalog.models import Product, StockReservation
@@ -13,7 +11,7 @@ from common.events.envelope import Envelope
 from common.events.handlers import handlers_for
 from common.events.models import OutboxEvent
 from common.events.processing import apply_event
-from django.db import connection
+from common.testing.threads import run_concurrently
 from django.utils import timezone
 
 pytestmark = pytest.mark.django_db
@@ -141,26 +139,20 @@ def test_concurrent_reservations_never_oversell(make_product):
     from catalog import reservations
 
     shared, other = make_product(stock_quantity=10), make_product(stock_quantity=100)
-    start = threading.Barrier(20)
 
     def reserve(n: int) -> bool:
-        start.wait()
+        # Lines in both orders (locked in pk order inside): no deadlock, no oversell.
+        lines = [(shared.pk, 1), (other.pk, 1)] if n % 2 else [(other.pk, 1), (shared.pk, 1)]
         try:
-            # Lines in both orders (pk order inside): no deadlock, no oversell.
-            lines = [(shared.pk, 1), (other.pk, 1)] if n % 2 else [(other.pk, 1), (shared.pk, 1)]
             reservations.reserve_stock(order_id=uuid.uuid4(), lines=lines)
             return True
         except reservations.Conflict:
             return False
-        finally:
-            connection.close()
 
-    with ThreadPoolExecutor(20) as pool:
-        results = list(pool.map(reserve, range(20)))
-    assert results.count(True) == 10
+    results = run_concurrently([lambda n=n: reserve(n) for n in range(20)])
+    assert results.count(True) == 10 and results.count(False) == 10, results
     assert stock(shared, other) == [0, 90]
     assert StockReservation.objects.filter(status="RESERVED").count() == 10
-
 
 def test_reservations_admin_is_read_only(admin_client, make_product):
     order_id = str(uuid.uuid4())

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from common.events.models import OutboxEvent
+from common.testing.threads import run_concurrently
 from django.db import connection
 from orders import commands
 from orders.models import Order, OrderEvent, OrderLine
@@ -189,20 +189,15 @@ def _address() -> dict[str, str]:
 def test_ten_concurrent_retries_make_exactly_one_order(customer, shop):
     lamp = shop.product()
     version = shop.cart(customer.user_id, {lamp: 2})
-    start = threading.Barrier(10)
 
-    def attempt(_: int) -> str:
-        start.wait()
-        try:
-            order = commands.place_order(
-                user_id=customer.user_id, idempotency_key="retry-me", shipping_address=_address(), cart_version=version
-            )
-            return str(order.pk)
-        finally:
-            connection.close()
+    def attempt() -> str:
+        order = commands.place_order(
+            user_id=customer.user_id, idempotency_key="retry-me", shipping_address=_address(), cart_version=version
+        )
+        return str(order.pk)
 
-    with ThreadPoolExecutor(10) as pool:
-        ids = set(pool.map(attempt, range(10)))
-    assert len(ids) == 1
+    results = run_concurrently([attempt] * 10)
+    assert all(isinstance(result, str) for result in results), results
+    assert len(set(results)) == 1
     assert Order.objects.count() == 1 and OrderEvent.objects.count() == 1
-    assert len(placed_events(ids.pop())) == 1
+    assert len(placed_events(results[0])) == 1
