@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.auth import registry
-from common.graphql.errors import Unauthenticated
+from common.errors import Unauthenticated
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware

@@ -9,7 +9,7 @@ from typing import Any
 
 from ariadne import ObjectType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
-from common.graphql.errors import Forbidden
+from common.errors import PermissionDenied
 from graphql import GraphQLResolveInfo
 
 from accounts.authentication import principal
@@ -41,7 +41,7 @@ def owner_or_perm(resolver: Callable[..., Any]) -> Callable[..., Any]:
     def guarded(user: User, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
         caller = principal(info)
         if not is_self(info, user) and not (caller is not None and caller.has_perm(VIEW_USER)):
-            raise Forbidden("Only the user themself or staff with accounts.view_user may see this.")
+            raise PermissionDenied("Only the user themself or staff with accounts.view_user may see this.")
         return resolver(user, info, **kwargs)
 
     return guarded
@@ -107,7 +107,7 @@ def resolve_permissions(user: User, info: GraphQLResolveInfo) -> list[str]:
 @user_type.field("sessions")
 def resolve_sessions(user: User, info: GraphQLResolveInfo) -> list[Session]:
     if not is_self(info, user):
-        raise Forbidden("Only the user themself may list their sessions.")
+        raise PermissionDenied("Only the user themself may list their sessions.")
     return list(alive_sessions_of(user))
 
 

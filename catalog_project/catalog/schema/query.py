@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
-from common.graphql.errors import BadUserInput
+from common.errors import ValidationFailed
 from graphene import relay
 from graphene_federation import FederationVersion, list_size
 
@@ -33,13 +33,13 @@ def _product_filter(raw: dict[str, Any] | None) -> queries.ProductFilter:
     category_id = raw.get("category_id")
     min_price, max_price = raw.get("min_price"), raw.get("max_price")
     if min_price is not None and max_price is not None and min_price > max_price:
-        raise BadUserInput("`minPrice` is above `maxPrice`.", fields={"minPrice": ["Must not exceed maxPrice."]})
+        raise ValidationFailed("`minPrice` is above `maxPrice`.", fields={"min_price": ["Must not exceed maxPrice."]})
     search = raw.get("search")
     if search is not None and len(search) > 200:
-        raise BadUserInput("Search text is too long.", fields={"search": ["At most 200 characters."]})
+        raise ValidationFailed("Search text is too long.", fields={"search": ["At most 200 characters."]})
     return queries.ProductFilter(
         search=search,
-        category_id=parse_uuid(category_id, "categoryId") if category_id is not None else None,
+        category_id=parse_uuid(category_id, "category_id") if category_id is not None else None,
         min_price=min_price,
         max_price=max_price,
         in_stock=raw.get("in_stock"),
@@ -92,7 +92,7 @@ class CatalogQuery(graphene.ObjectType):
         filter: dict[str, Any] | None = None,
     ) -> ProductConnection:
         if not 1 <= first <= queries.MAX_PAGE_SIZE:
-            raise BadUserInput(
+            raise ValidationFailed(
                 f"`first` must be between 1 and {queries.MAX_PAGE_SIZE}.",
                 fields={"first": [f"Between 1 and {queries.MAX_PAGE_SIZE}."]},
             )

@@ -25,7 +25,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, GraphQLSchema
 
-from common.graphql.errors import BAD_REQUEST, format_error
+from common.graphql.errors import bad_request as bad_request_error
+from common.graphql.errors import format_error
 
 
 def ariadne_error_formatter(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
@@ -42,7 +43,7 @@ class _AlreadyLogged(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 def bad_request(message: str) -> JsonResponse:
-    return JsonResponse({"errors": [{"message": message, "extensions": {"code": BAD_REQUEST}}]}, status=400)
+    return JsonResponse({"errors": [bad_request_error(message)]}, status=400)
 
 
 # Re-applied here: overriding dispatch() drops the csrf_exempt mark the parent class put on it.

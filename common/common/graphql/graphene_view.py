@@ -15,7 +15,7 @@ from graphql import ExecutionResult, OperationType, execute, validate_schema
 
 from common.cache import dependencies, results
 from common.graphql.documents import prepare, root_fields
-from common.graphql.errors import BAD_REQUEST, format_error
+from common.graphql.errors import bad_request, format_error
 
 _HAD_ERRORS = "_graphql_had_errors"
 
@@ -27,7 +27,7 @@ class GrapheneView(GraphQLView):
     @staticmethod
     def format_error(error: Exception) -> dict[str, Any]:
         if isinstance(error, HttpError):
-            return {"message": error.message, "extensions": {"code": BAD_REQUEST}}
+            return bad_request(error.message)
         return format_error(error)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
