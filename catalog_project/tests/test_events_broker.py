@@ -310,6 +310,29 @@ def test_a_stock_adjustment_seen_before_the_product_still_counts(run_consumer) -
     assert (row.sku, row.stock_quantity, row.adjustments, row.units_removed) == ("LATE-1", 7, 1, 3)
 
 
+COUNT_IN_CATEGORY = """query($c: ID!) { products(first: 1, filter: {categoryId: $c, isActive: null}) { totalCount } }"""
+
+
+def test_seeded_catalog_reaches_the_event_built_read_model(gql, run_relay, run_consumer) -> None:
+    """A fresh setup: the seed's events (bulk API of the bridge) build the read model, so the
+    admin's per-category counts equal what the API counts."""
+    from catalog.models import Category, Product
+    from catalog.queries import with_stock_summary
+
+    call_command("seed_catalog", products=60, seed=7, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert OutboxEvent.objects.filter(event_type=catalog_events.PRODUCT_CREATED).count() == 60
+    run_relay()
+    run_consumer(topics=["catalog.product"])
+    wait_for(lambda: ProductStockActivity.objects.count() == 60, timeout=60, message="the seed in the read model")
+    admin_counts = {str(c.pk): (c.product_count, c.units_in_stock) for c in with_stock_summary(Category.objects.all())}
+    leaves = Category.objects.filter(children__isnull=True)
+    assert leaves.count() == 18
+    for leaf in leaves:
+        total = gql.data(COUNT_IN_CATEGORY, {"c": str(leaf.pk)})["products"]["totalCount"]
+        units = sum(Product.objects.filter(category=leaf).values_list("stock_quantity", flat=True))
+        assert admin_counts[str(leaf.pk)] == (total, units) and total > 0, leaf.name
+
+
 # --- processes -----------------------------------------------------------------------------------
 
 

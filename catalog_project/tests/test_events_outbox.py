@@ -386,3 +386,42 @@ def test_bulk_create_that_may_skip_rows_is_refused(db: None) -> None:
     with pytest.raises(bridge.EventlessWrite, match="ignore_conflicts"):
         Product.objects.bulk_create([Product(sku="IGN-1", name="x", price=Decimal("1"))], ignore_conflicts=True)
     assert not OutboxEvent.objects.exists()
+
+
+# --- a consumer reacting to an event: domain errors, causation, actor ------------------------------
+
+
+def test_a_consumer_catches_conflict_and_records_a_reply_caused_by_the_event(make_product) -> None:
+    """A handler calls a command; "not enough stock" is a plain `Conflict` with its data, so the
+    handler can answer with an event instead of failing into the dead-letter topic. What it
+    records names the handled event as its cause and acts for that event's actor."""
+    from common.errors import Conflict
+    from common.events.handlers import Registration
+    from common.events.processing import apply_event
+
+    product = make_product(stock_quantity=2)
+    replies: list[dict] = []
+
+    def reserve(event: Envelope) -> None:
+        try:
+            commands.adjust_stock(product_id=event.payload["product_id"], delta=-event.payload["quantity"])
+        except Conflict as refusal:
+            replies.append(refusal.data)
+            record_event(
+                topic="catalog.stock", event_type="catalog.stock.rejected", aggregate_id=event.aggregate_id,
+                payload={"order_id": event.aggregate_id, "reason": refusal.message, **refusal.data},
+            )
+
+    order_id, buyer = str(uuid.uuid4()), str(uuid.uuid4())
+    placed = Envelope(
+        event_id=uuid.uuid4(), event_type="orders.order.placed", schema_version=1, aggregate_id=order_id,
+        occurred_at=timezone.now(), producer="orders", correlation_id="checkout-9", actor=buyer,
+        payload={"product_id": str(product.pk), "quantity": 5},
+    )
+    apply_event(placed, [Registration(name="tests.reserve", handler=reserve, reset=None)])
+    assert replies == [{"available": 2, "requested": 5}]
+    [rejected] = outbox_for(order_id)
+    assert rejected.payload["available"] == 2 and rejected.payload["reason"] == "Not enough stock."
+    assert (rejected.causation_id, rejected.actor, rejected.correlation_id) == (placed.event_id, buyer, "checkout-9")
+    product.refresh_from_db()
+    assert product.stock_quantity == 2
