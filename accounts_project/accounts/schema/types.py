@@ -1,4 +1,7 @@
-"""Object types of the accounts subgraph: the federated User entity, Session, DateTime."""
+"""Object types of the accounts subgraph: the federated User entity, Session, DateTime.
+
+The schema converts names (`convert_names_case=True`): `createdAt` reads `created_at`, so only
+fields that do more than rename (guards, computed values) have resolvers here."""
 
 from __future__ import annotations
 
@@ -115,31 +118,6 @@ def resolve_sessions(user: User, info: GraphQLResolveInfo) -> list[Session]:
 def resolve_user_reference(_: Any, info: GraphQLResolveInfo, representation: dict[str, Any]) -> User | None:
     # Kept for completeness; `_entities` is replaced by the batched resolver in schema/__init__.py.
     return users_by_ids([representation.get("id")]).get(str(representation.get("id")))
-
-
-@session_type.field("userAgent")
-def resolve_user_agent(session: Session, info: GraphQLResolveInfo) -> str:
-    return session.user_agent
-
-
-@session_type.field("ipAddress")
-def resolve_ip_address(session: Session, info: GraphQLResolveInfo) -> str | None:
-    return session.ip_address
-
-
-@session_type.field("createdAt")
-def resolve_created_at(session: Session, info: GraphQLResolveInfo) -> datetime:
-    return session.created_at
-
-
-@session_type.field("lastUsedAt")
-def resolve_last_used_at(session: Session, info: GraphQLResolveInfo) -> datetime:
-    return session.last_used_at
-
-
-@session_type.field("expiresAt")
-def resolve_expires_at(session: Session, info: GraphQLResolveInfo) -> datetime:
-    return session.expires_at
 
 
 @session_type.field("current")
