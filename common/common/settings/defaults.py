@@ -11,7 +11,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 SHARED_APPS = [
-    "django.contrib.admin",
+    "common.admin_site.ServiceAdminConfig",  # django.contrib.admin, naming the service (common/admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
