@@ -29,6 +29,7 @@ class SessionRegistryMiddleware:
                 logout(request)
         # A browser (admin) session acts for its user; a bearer token sets the actor once verified
         # (accounts.authentication). The scope ends with the request.
-        actor = str(request.user.pk) if request.user.is_authenticated else None
+        has_cookie = settings.SESSION_COOKIE_NAME in request.COOKIES  # no cookie, no session user to load
+        actor = str(request.user.pk) if has_cookie and request.user.is_authenticated else None
         with actor_scope(actor):
             return self.get_response(request)

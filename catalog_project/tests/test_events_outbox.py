@@ -422,3 +422,4 @@ def test_a_consumer_catches_conflict_and_records_a_reply_caused_by_the_event(mak
     assert (rejected.causation_id, rejected.actor, rejected.correlation_id) == (placed.event_id, buyer, "checkout-9")
     product.refresh_from_db()
     assert product.stock_quantity == 2
+

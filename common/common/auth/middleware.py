@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from redis.exceptions import RedisError
 
@@ -59,6 +60,9 @@ def request_actor(request: HttpRequest) -> str | None:
     """The user a request acts for: the bearer token's, else the (admin) session's, else None."""
     if request.auth.is_authenticated:
         return request.auth.user_id
+    # Without a session cookie there is no session user: do not load one.
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None
     user = getattr(request, "user", None)
     return str(user.pk) if user is not None and user.is_authenticated else None
 
