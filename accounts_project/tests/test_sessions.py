@@ -110,3 +110,17 @@ def test_guessing_the_current_password_is_rate_limited(gql, user, settings):
         gql.error(CHANGE_PASSWORD, {"current": "Guess-guess-123", "new": "Whatever-sturdy-99"}, token=token)
     error = gql.error(CHANGE_PASSWORD, {"current": PASSWORD, "new": "Whatever-sturdy-99"}, token=token)
     assert error["extensions"]["code"] == "RATE_LIMITED"
+
+
+def test_session_fields_resolve_by_converted_names(gql, user):
+    """convert_names_case: camelCase fields read snake_case attributes, no renaming resolvers."""
+    from accounts.schema.types import session_type
+
+    token = gql.login("casey@example.com", HTTP_USER_AGENT="pytest-agent/1")["accessToken"]
+    query = "{ me { fullName dateJoined sessions { createdAt lastUsedAt expiresAt userAgent ipAddress current } } }"
+    me = gql.data(query, token=token)["me"]
+    [session] = me["sessions"]
+    assert me["fullName"] == "Casey Customer" and me["dateJoined"]
+    assert session["userAgent"] == "pytest-agent/1" and session["current"] is True
+    assert session["createdAt"] <= session["lastUsedAt"] < session["expiresAt"]
+    assert set(session_type._resolvers) == {"current"}  # only fields that do more than rename
