@@ -172,6 +172,9 @@ def test_role_changes_from_anywhere_record_the_users_state(user, recorded_events
     [state] = recorded_events
     assert state["event_type"] == "accounts.user.updated"
     assert state["payload"]["roles"] == ["catalog_manager", "customer"]
+    Group.objects.get(name="order_manager").user_set.add(user)  # from the role's side
+    assert recorded_events[-1]["aggregate_id"] == str(user.pk)
+    assert recorded_events[-1]["payload"]["roles"] == ["catalog_manager", "customer", "order_manager"]
 
 
 def test_user_writes_without_signals_are_refused(user, recorded_events):
