@@ -24,21 +24,15 @@ from common.testing.stub_server import Reply, Request, StubServer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import manage_all  # noqa: E402 - the one place that knows how to start services and the gateway
+# What `manage_all.py up` uses, here on free ports.
+from devtools import bootstrap, services  # noqa: E402
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
+from devtools.servers import start_services  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 
 def service_names() -> set[str]:
-    return {service["name"] for service in manage_all.services()}
-
-
-def drop_databases(suffix: str) -> None:
-    """Fresh end-to-end databases every session: schema changes (e.g. a swapped user model) never meet old rows."""
-    import psycopg
-
-    admin_url = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        for service in manage_all.services():
-            connection.execute(f'DROP DATABASE IF EXISTS "{service["database"]}{suffix}" WITH (FORCE)')
+    return set(services.service_names())
 
 
 GraphQL = GraphQLHttpClient  # the name the cross-service tests use in type hints
@@ -46,7 +40,7 @@ GraphQL = GraphQLHttpClient  # the name the cross-service tests use in type hint
 
 @dataclass
 class Platform:
-    supervisor: manage_all.Supervisor
+    supervisor: Supervisor
     services: dict[str, str]  # service name -> base URL
     subgraphs: dict[str, str]  # subgraph name -> GraphQL URL
     supergraph: Path
@@ -65,8 +59,8 @@ class Platform:
 
     def start_gateway(self, name: str, *, production: bool, supergraph: Path | None = None,
                       extra_env: dict[str, str] | None = None) -> str:
-        return manage_all.start_gateway(self.supervisor, port=free_port(), production=production,
-                                        supergraph=supergraph or self.supergraph, name=name, extra_env=extra_env)
+        return start_gateway(self.supervisor, port=free_port(), production=production,
+                             supergraph=supergraph or self.supergraph, name=name, extra_env=extra_env)
 
     def proxied_gateway(self, name: str, directory: Path, *, subgraph: str = "catalog",
                         **env: str) -> tuple[RecordingProxy, str]:
@@ -83,11 +77,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     saved_suffix = os.environ.get("DATABASE_NAME_SUFFIX")
     # Own databases: end-to-end data never mixes with this checkout's development data.
     os.environ["DATABASE_NAME_SUFFIX"] = (saved_suffix or "") + "_e2e"
-    manage_all.ensure_gateway_dependencies()
-    manage_all.ensure_backing_services()
-    drop_databases(os.environ["DATABASE_NAME_SUFFIX"])
-    manage_all.setup()
-    supervisor = manage_all.Supervisor()
+    ensure_gateway_dependencies()
+    bootstrap.ensure_backing_services()
+    # Fresh end-to-end databases every session: schema changes (e.g. a swapped user model) never meet old rows.
+    bootstrap.drop_databases(os.environ["DATABASE_NAME_SUFFIX"])
+    bootstrap.setup()
+    supervisor = Supervisor()
     ports = {name: free_port() for name in service_names()}
     extra_env = {}
     if "accounts" in ports:
@@ -101,12 +96,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         })
     platform = None
     try:
-        services = manage_all.start_services(supervisor, ports=ports, extra_env=extra_env)
-        subgraphs = manage_all.graphql_urls(services)
+        base_urls = start_services(supervisor, ports=ports, extra_env=extra_env)
+        subgraphs = services.graphql_urls(base_urls)
         supergraph = tmp_path_factory.mktemp("gateway") / "supergraph.graphql"
-        assert manage_all.compose_supergraph(subgraphs, out=supergraph, check=False) == 0
-        gateway_url = manage_all.start_gateway(supervisor, port=free_port(), supergraph=supergraph, name="e2e-gateway")
-        platform = Platform(supervisor, services, subgraphs, supergraph, gateway_url)
+        assert compose_supergraph(subgraphs, out=supergraph, check=False) == 0
+        gateway_url = start_gateway(supervisor, port=free_port(), supergraph=supergraph, name="e2e-gateway")
+        platform = Platform(supervisor, base_urls, subgraphs, supergraph, gateway_url)
         yield platform
     finally:
         for client in platform.clients if platform else []:
