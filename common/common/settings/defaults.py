@@ -19,6 +19,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "graphene_django",
+    "common.graphiql",  # GraphiQL's assets served locally (no CDN)
 ]
 
 MIDDLEWARE = [
