@@ -11,6 +11,7 @@ Fixtures (Django ones resolve only in Django suites; the plugin itself imports n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -34,16 +35,8 @@ def recorded_events(db: None) -> Any:
 
 @pytest.fixture
 def stub_server() -> Iterator[Callable[[Handle], StubServer]]:
-    servers: list[StubServer] = []
-
-    def start(handle: Handle, **options: Any) -> StubServer:
-        server = StubServer(handle, **options)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+    with ExitStack() as stack:
+        yield lambda handle, **options: stack.enter_context(StubServer(handle, **options))
 
 
 @pytest.fixture
