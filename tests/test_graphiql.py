@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -9,6 +11,13 @@ import httpx
 import pytest
 
 from devtools.services import subgraphs
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's `chromium` package
+
+
+def graphiql_url(platform, service: str) -> str:
+    config = next(s for s in subgraphs() if s["name"] == service)
+    return platform.services[service] + config["graphql_path"]
 
 
 class References(HTMLParser):
@@ -32,8 +41,7 @@ class References(HTMLParser):
 
 @pytest.mark.parametrize("service", [s["name"] for s in subgraphs()])
 def test_graphiql_references_no_external_host_and_its_assets_are_served(platform, service):
-    config = next(s for s in subgraphs() if s["name"] == service)
-    page_url = platform.services[service] + config["graphql_path"]
+    page_url = graphiql_url(platform, service)
     page = httpx.get(page_url, headers={"accept": "text/html"}, timeout=20)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text[:300]
     references = References()
@@ -47,3 +55,15 @@ def test_graphiql_references_no_external_host_and_its_assets_are_served(platform
         assert asset.status_code == 200 and asset.content, f"{url}: {asset.status_code}"
     for script in references.inline:
         assert "http://" not in script and "https://" not in script, script[:300]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless chromium on this machine (apt-get install chromium)")
+@pytest.mark.parametrize("service", [s["name"] for s in subgraphs()])
+def test_graphiql_renders_in_a_browser(platform, service):
+    """The page as a browser runs it (this machine has no internet: a CDN script would leave it blank)."""
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom",
+         graphiql_url(platform, service)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert 'class="graphiql-container"' in result.stdout, result.stdout[-1000:] or result.stderr[-1000:]
