@@ -10,7 +10,6 @@ Everything is stopped at the end of the session. No Django settings are loaded h
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +20,11 @@ from common.testing.graphql import GraphQLHttpClient
 from common.testing.net import free_port
 from common.testing.stub_server import Reply, Request, StubServer
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-# What `manage_all.py up` uses, here on free ports.
-from devtools import bootstrap, services  # noqa: E402
-from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
-from devtools.servers import start_services  # noqa: E402
-from devtools.supervisor import Supervisor  # noqa: E402
+# What `manage_all.py up` uses, here on free ports (the repository root is on pytest's pythonpath).
+from devtools import bootstrap, services
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway
+from devtools.servers import start_services
+from devtools.supervisor import Supervisor
 
 
 def service_names() -> set[str]:

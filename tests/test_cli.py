@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, service_names
+from conftest import service_names
 
 import manage_all
+from devtools.paths import ROOT
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:

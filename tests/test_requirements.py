@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from importlib.metadata import packages_distributions
 
-from conftest import ROOT
+from devtools.paths import ROOT
 
 # Used without being named as a module: run as a command, or the backend of a Django class.
 LOADED_BY_NAME = {"gunicorn": "deploy/gunicorn.conf.py, manage_all up --prod", "argon2-cffi": "Argon2PasswordHasher"}
