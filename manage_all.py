@@ -93,6 +93,9 @@ def build_parser() -> Parser:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = build_parser()
+    if not argv or argv == ["help"]:  # as before argparse: the overview
+        parser.print_help()
+        parser.exit(0)
     if argv and (argv[0] in PASSTHROUGH or argv[0] in MANAGE_ALIASES) and argv[1:2] not in (["-h"], ["--help"]):
         options = parser.parse_args(argv[:1])
         options.args = argv[1:]  # untouched: they belong to pytest / manage.py

@@ -38,8 +38,9 @@ def test_each_subcommand_has_its_own_help(command):
     assert result.stdout.startswith(f"usage: manage_all.py {command}")
 
 
-def test_top_level_help_lists_the_commands():
-    result = run("--help")
+@pytest.mark.parametrize("args", [["--help"], [], ["help"]], ids=["--help", "nothing", "help"])
+def test_top_level_help_lists_the_commands(args):
+    result = run(*args)
     assert result.returncode == 0
     for command in ("up", "test", "manage"):
         assert f"    {command} " in result.stdout
