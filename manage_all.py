@@ -20,8 +20,11 @@ SCRIPT = Path(__file__).resolve()
 # Commands whose arguments go untouched to another tool (pytest, manage.py).
 PASSTHROUGH = {"test"}
 # Old spellings, kept: `manage_all.py migrate` is `manage_all.py manage migrate`.
-MANAGE_ALIASES = {"migrate": "apply migrations in every service", "check": "Django's system checks in every service "
-                  "(`check --deploy`: with production settings)", "showmigrations": "migrations of every service"}
+MANAGE_ALIASES = {
+    "migrate": "apply migrations in every service",
+    "check": "Django's system checks in every service (`check --deploy`: with production settings)",
+    "showmigrations": "migrations of every service",
+}
 
 EPILOG = """examples:
   python3 manage_all.py up                  run the whole system (Ctrl-C stops it)
@@ -34,6 +37,8 @@ EPILOG = """examples:
 
 class Parser(argparse.ArgumentParser):
     """argparse with a hint on errors: the closest command or option ("did you mean ...?")."""
+
+    subcommands: dict[str, Parser]
 
     def error(self, message: str) -> NoReturn:
         hint = self.hint(message)
@@ -88,6 +93,7 @@ def build_parser() -> Parser:
     manage.add_argument("args", nargs=argparse.REMAINDER, metavar="<manage.py args>")
     for alias, summary in MANAGE_ALIASES.items():
         command(alias, f"{summary} (same as `manage {alias} ...`)")
+    parser.subcommands = commands.choices
     return parser
 
 
@@ -96,17 +102,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if not argv or argv == ["help"]:  # as before argparse: the overview
         parser.print_help()
         parser.exit(0)
-    if argv and (argv[0] in PASSTHROUGH or argv[0] in MANAGE_ALIASES) and argv[1:2] not in (["-h"], ["--help"]):
+    if (argv[0] in PASSTHROUGH or argv[0] in MANAGE_ALIASES) and argv[1:2] not in (["-h"], ["--help"]):
         options = parser.parse_args(argv[:1])
         options.args = argv[1:]  # untouched: they belong to pytest / manage.py
         return options
     options, unknown = parser.parse_known_args(argv)
     if unknown:
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        commands.choices[options.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser.subcommands[options.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     if options.command == "manage" and not options.args:
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        commands.choices["manage"].error("a manage.py command is required, e.g. `manage check`")
+        parser.subcommands["manage"].error("a manage.py command is required, e.g. `manage check`")
     return options
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -21,9 +20,7 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> 
 
 
 def subcommands() -> list[str]:
-    parser = manage_all.build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sorted(action.choices)
+    return sorted(manage_all.build_parser().subcommands)
 
 
 def test_every_readme_command_is_a_subcommand():
