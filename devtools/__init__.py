@@ -9,6 +9,7 @@
   supervisor  start long-running processes, watch them, stop them together
   broker      the development Kafka broker (Tansu) and every service's topics
   servers     the services' web servers and their workers (outbox relay, consumer)
+  service_redis  a service's own persistent redis-server (services.json "redis")
   gateway     npm ci, supergraph composition, Hive Gateway
   system      `up`, `broker` and `compose`: the above put together
   testrunner  the whole test suite with one summary line

@@ -40,5 +40,7 @@ def start_workers(supervisor: Supervisor, *, broker: str, production: bool, extr
     for service in services():
         env = service_env(service, "prod" if production else "dev", {**(extra_env or {}), "KAFKA_BOOTSTRAP_SERVERS": broker})
         for worker in service.get("workers", []):
-            supervisor.start(f"{service['name']}-{worker}", [str(VENV_PYTHON), "manage.py", worker],
+            # A worker is a manage.py command line, e.g. "expire_pending_orders --loop".
+            name, *arguments = worker.split()
+            supervisor.start(f"{service['name']}-{name}", [str(VENV_PYTHON), "manage.py", name, *arguments],
                              cwd=ROOT / service["project"], env=env)

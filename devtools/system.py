@@ -12,6 +12,7 @@ from devtools.env import production_env
 from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway
 from devtools.paths import say
 from devtools.servers import start_services, start_workers
+from devtools.service_redis import start_service_redis
 from devtools.services import gateway_port, graphql_urls, services, subgraphs
 from devtools.supervisor import Supervisor, stop_on_signals, supervise_until_interrupted
 
@@ -25,6 +26,7 @@ def up(*, production: bool = False) -> int:
     try:
         kafka = start_broker(supervisor)
         extra_env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, **(production_env() if production else {})}
+        extra_env.update(start_service_redis(supervisor))
         urls = start_services(supervisor, production=production, extra_env=extra_env)
         start_workers(supervisor, broker=kafka, production=production, extra_env=extra_env)
         compose_supergraph(graphql_urls(urls))
@@ -49,7 +51,10 @@ def print_urls(gateway: str, urls: dict[str, str], kafka: str, *, production: bo
         print(f"  {'':<10} admin    {base}/admin/")
         print(f"  {'':<10} health   {base}/health/")
         for worker in service.get("workers", []):
-            print(f"  {'':<10} worker   manage.py {worker} (log .run/{service['name']}-{worker}.log)")
+            print(f"  {'':<10} worker   manage.py {worker} (log .run/{service['name']}-{worker.split()[0]}.log)")
+        if service.get("redis"):
+            redis = service["redis"]
+            print(f"  {'':<10} redis    127.0.0.1:{redis['port']} (AOF in {redis['dir']}/, log .run/{service['name']}-redis.log)")
     print(f"  {'broker':<10} kafka    {kafka} (Tansu, in memory: a restart forgets every event)")
     sys.stdout.flush()
 

@@ -22,8 +22,11 @@ from common.testing.stub_server import Reply, Request, StubServer
 
 # What `manage_all.py up` uses, here on free ports (the repository root is on pytest's pythonpath).
 from devtools import bootstrap, services
+from devtools.env import service_env
 from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway
-from devtools.servers import start_services
+from devtools.manage import manage
+from devtools.servers import start_services, start_workers
+from devtools.service_redis import start_service_redis
 from devtools.supervisor import Supervisor
 
 
@@ -41,6 +44,7 @@ class Platform:
     subgraphs: dict[str, str]  # subgraph name -> GraphQL URL
     supergraph: Path
     gateway_url: str  # development-mode gateway base URL
+    env: dict[str, str] = field(default_factory=dict)  # what every service and worker was started with
     clients: list[GraphQL] = field(default_factory=list)
 
     def client(self, base_url: str | None = None, path: str = "/graphql", **headers: str) -> GraphQL:
@@ -92,12 +96,17 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         })
     platform = None
     try:
+        # Services that keep their data in a Redis of their own (the cart) get one on a free port.
+        extra_env.update(start_service_redis(
+            supervisor, ports={s["name"]: free_port() for s in services.services() if s.get("redis")},
+            data_root=tmp_path_factory.mktemp("service-redis"),
+        ))
         base_urls = start_services(supervisor, ports=ports, extra_env=extra_env)
         subgraphs = services.graphql_urls(base_urls)
         supergraph = tmp_path_factory.mktemp("gateway") / "supergraph.graphql"
         assert compose_supergraph(subgraphs, out=supergraph, check=False) == 0
         gateway_url = start_gateway(supervisor, port=free_port(), supergraph=supergraph, name="e2e-gateway")
-        platform = Platform(supervisor, base_urls, subgraphs, supergraph, gateway_url)
+        platform = Platform(supervisor, base_urls, subgraphs, supergraph, gateway_url, env=extra_env)
         yield platform
     finally:
         for client in platform.clients if platform else []:
@@ -107,6 +116,24 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             os.environ.pop("DATABASE_NAME_SUFFIX", None)
         else:
             os.environ["DATABASE_NAME_SUFFIX"] = saved_suffix
+
+
+@pytest.fixture(scope="session")
+def event_backbone(platform: Platform) -> Iterator[str]:
+    """A broker on a free port and every service's workers (relays, consumers), for tests whose
+    data crosses services through events (e.g. the cart's product read model). Started on demand."""
+    from common.events.broker import TansuBroker
+
+    broker = TansuBroker().start()
+    try:
+        for service in services.services():
+            if service.get("workers"):
+                manage(service, ["create_topics"], env=service_env(
+                    service, extra={**platform.env, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}))
+        start_workers(platform.supervisor, broker=broker.bootstrap_servers, production=False, extra_env=platform.env)
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +175,11 @@ class RecordingProxy:
                 return Reply(500, b"Traceback (most recent call last): secret internal detail", "text/plain")
             return Reply(500, b"Internal Server Error", "text/plain")
         if request.method == "POST":
-            upstream = httpx.post(self.target, content=request.body, headers={"content-type": "application/json"})
+            # The token goes on (the subgraph verifies it); the other headers are only recorded.
+            forwarded = {"content-type": "application/json"}
+            if request.headers.get("authorization"):
+                forwarded["authorization"] = request.headers["authorization"]
+            upstream = httpx.post(self.target, content=request.body, headers=forwarded)
         else:
             upstream = httpx.get(httpx.URL(self.target).join(request.path))
         return Reply(upstream.status_code, upstream.content, upstream.headers.get("content-type", ""))
