@@ -114,6 +114,34 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return options
 
 
+# Before devtools, tests and benches imported this script as a library (`manage_all.start_services`).
+# Those names still resolve, with a warning, while branches written that way are merged; new code
+# imports devtools.<module> directly.
+_MOVED = {
+    "devtools.services": ("load_config", "services", "subgraphs", "graphql_urls"),
+    "devtools.supervisor": ("Supervisor", "stop_on_signals", "supervise_until_interrupted"),
+    "devtools.bootstrap": ("ensure_backing_services", "ensure_databases", "setup"),
+    "devtools.env": ("service_env", "production_env", "running_broker_address", "BROKER_ADDRESS_FILE"),
+    "devtools.manage": ("manage",),
+    "devtools.servers": ("start_services", "start_workers", "service_command"),
+    "devtools.service_redis": ("start_service_redis",),
+    "devtools.gateway": ("ensure_gateway_dependencies", "compose_supergraph", "start_gateway"),
+    "devtools.broker": ("start_broker",),
+    "devtools.paths": ("VENV", "VENV_PYTHON", "LOG_DIR", "GATEWAY_DIR"),
+}
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+    import warnings
+
+    for module, names in _MOVED.items():
+        if name in names:
+            warnings.warn(f"manage_all.{name} moved: import it from {module}", DeprecationWarning, stacklevel=2)
+            return getattr(importlib.import_module(module), name)
+    raise AttributeError(f"module 'manage_all' has no attribute {name!r}")
+
+
 def list_services() -> int:
     from devtools.services import services
 

@@ -111,3 +111,12 @@ def test_worker_commands_default_to_the_development_broker_port():
     from devtools.services import broker_port
 
     assert output.split() == [f"127.0.0.1:{broker_port()}"] * 2
+
+
+def test_the_old_library_names_still_resolve_to_devtools_with_a_warning():
+    from devtools import servers
+
+    with pytest.warns(DeprecationWarning, match="import it from devtools.servers"):
+        assert manage_all.start_services is servers.start_services
+    with pytest.raises(AttributeError):
+        manage_all.no_such_name
