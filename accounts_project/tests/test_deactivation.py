@@ -13,7 +13,7 @@ from common.events.models import OutboxEvent
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
-from tests.helpers import LOGIN, ME, PASSWORD, event_types
+from tests.helpers import LOGIN, ME, PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def test_deactivate_command_blocks_tokens_sessions_and_login(gql, new_gql, user,
     logins = [new_gql().login("casey@example.com") for _ in range(2)]
     commands.deactivate_user(user_id=str(user.pk))
     assert_blocked(gql, user, logins)
-    assert sorted(event_types(recorded_events)) == [
+    assert sorted(recorded_events.event_types()) == [
         "accounts.session.revoked",
         "accounts.session.revoked",
         "accounts.user.deactivated",
@@ -53,7 +53,7 @@ def test_deactivate_command_blocks_tokens_sessions_and_login(gql, new_gql, user,
 def test_deactivating_twice_records_one_event(user, recorded_events):
     commands.deactivate_user(user_id=str(user.pk))
     commands.deactivate_user(user_id=str(user.pk))
-    assert event_types(recorded_events).count("accounts.user.deactivated") == 1
+    assert recorded_events.event_types().count("accounts.user.deactivated") == 1
 
 
 def test_a_token_whose_session_survived_is_still_refused_for_an_inactive_user(gql, user):
@@ -68,7 +68,7 @@ def test_reactivation_lets_the_user_in_again(gql, user, recorded_events):
     commands.reactivate_user(user_id=str(user.pk))
     assert registry.is_user_active(str(user.pk))
     assert gql.login("casey@example.com")["accessToken"]
-    assert "accounts.user.reactivated" in event_types(recorded_events)
+    assert "accounts.user.reactivated" in recorded_events.event_types()
 
 
 def test_management_command(gql, user):
@@ -113,7 +113,7 @@ def test_unticking_active_in_the_admin_goes_through_the_command(admin_client, ne
     response = admin_client.post(f"/admin/accounts/user/{user.pk}/change/", admin_change_form(user, is_active=None))
     assert response.status_code == 302, response.content.decode()[:3000]
     assert_blocked(new_gql(), user, [login])
-    assert "accounts.user.deactivated" in event_types(recorded_events)
+    assert "accounts.user.deactivated" in recorded_events.event_types()
 
 
 def test_admin_action_deactivates(admin_client, new_gql, user, recorded_events):
@@ -142,7 +142,7 @@ def test_role_change_in_the_admin_records_roles_changed(admin_client, user, reco
 def test_saving_without_changes_records_no_domain_event(admin_client, user, recorded_events):
     assert admin_client.post(f"/admin/accounts/user/{user.pk}/change/", admin_change_form(user)).status_code == 302
     # The save itself is a model-state event (the bridge does not diff); nothing was decided.
-    assert event_types(recorded_events) == ["accounts.user.updated"]
+    assert recorded_events.event_types() == ["accounts.user.updated"]
 
 
 def test_changing_a_roles_permissions_in_the_admin_notifies_its_members(admin_client, make_user, recorded_events):
@@ -186,7 +186,7 @@ def test_user_writes_without_signals_are_refused(user, recorded_events):
 
 def test_logins_record_no_state_event(gql, user, recorded_events):
     gql.login("casey@example.com")  # saves last_login: not state other services keep
-    assert "accounts.user.updated" not in event_types(recorded_events)
+    assert "accounts.user.updated" not in recorded_events.event_types()
 
 
 def test_an_admin_action_acts_for_the_signed_in_staff_member(admin_client, admin_user, user):

@@ -6,7 +6,7 @@ import pytest
 from accounts.models import Session
 from common.auth import registry
 
-from tests.helpers import ME, PASSWORD, REFRESH, event_types
+from tests.helpers import ME, PASSWORD, REFRESH
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_logout_kills_access_and_refresh_tokens_of_this_session_only(gql, new_gq
     assert gql.error(REFRESH, {"token": this["refreshToken"]})["extensions"]["code"] == "UNAUTHENTICATED"
     assert not registry.is_session_alive(this["session"]["id"])
     assert Session.objects.get(pk=this["session"]["id"]).revoke_reason == "logout"
-    assert event_types(recorded_events) == ["accounts.session.revoked"]
+    assert recorded_events.event_types() == ["accounts.session.revoked"]
     # The other device is untouched.
     assert other_client.data(ME, token=other["accessToken"])["me"]["email"] == "casey@example.com"
 
@@ -73,7 +73,7 @@ def test_change_password_ends_the_other_sessions_and_keeps_this_one(gql, new_gql
     assert gql.data(REFRESH, {"token": here["refreshToken"]})["refreshToken"]["accessToken"]
     assert elsewhere_client.error(ME, token=elsewhere["accessToken"])["extensions"]["code"] == "UNAUTHENTICATED"
     assert Session.objects.get(pk=elsewhere["session"]["id"]).revoke_reason == "password_changed"
-    assert event_types(recorded_events) == ["accounts.session.revoked"]
+    assert recorded_events.event_types() == ["accounts.session.revoked"]
 
     assert new_gql().login("casey@example.com", new_password)
     error = new_gql().error(

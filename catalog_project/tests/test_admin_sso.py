@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 import pytest
 from common.auth import registry
 from common.auth.replica.models import User
-from common.auth.replica.sync import apply_user_event
+from common.auth.testing import user_event
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
 PRODUCTS = "/admin/catalog/product/"
 MANAGER_PERMS = ["catalog.add_product", "catalog.change_product", "catalog.delete_product"]
-
-
-def user_event(event_type: str, user_id: str, **snapshot) -> None:
-    apply_user_event(
-        event_type=f"accounts.user.{event_type}",
-        user_id=user_id,
-        occurred_at=dt.datetime.now(dt.UTC),
-        payload={"user": {"id": user_id, **snapshot}},
-    )
 
 
 @pytest.fixture

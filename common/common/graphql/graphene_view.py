@@ -14,6 +14,7 @@ from graphene_django.views import MUTATION_ERRORS_FLAG, GraphQLView, HttpError
 from graphql import ExecutionResult, OperationType, execute, validate_schema
 
 from common.cache import dependencies, results
+from common.graphiql import TEMPLATE as GRAPHIQL_TEMPLATE
 from common.graphql.documents import prepare, root_fields
 from common.graphql.errors import bad_request, format_error
 
@@ -23,6 +24,8 @@ _HAD_ERRORS = "_graphql_had_errors"
 @method_decorator(csrf_exempt, name="dispatch")
 class GrapheneView(GraphQLView):
     """API clients send bearer tokens, not cookies, so CSRF does not apply here."""
+
+    graphiql_template = GRAPHIQL_TEMPLATE  # GraphiQL's assets from this service, not a CDN
 
     @staticmethod
     def format_error(error: Exception) -> dict[str, Any]:
