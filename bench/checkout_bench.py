@@ -29,7 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import manage_all  # noqa: E402 - starts services, workers and gateways the same way `up` does
+from common.testing.net import free_port  # noqa: E402
+
+import devtools.services as discovery  # noqa: E402 - starts services, workers and gateways the same way `up` does
+from devtools.bootstrap import setup  # noqa: E402
+from devtools.env import production_env, service_env  # noqa: E402
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
+from devtools.manage import manage  # noqa: E402
+from devtools.paths import LOG_DIR  # noqa: E402
+from devtools.servers import start_services, start_workers  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 ADD_TO_CART = "mutation($id: ID!) { addToCart(productId: $id, quantity: 1) { version } }"
 CLEAR_CART = "mutation { clearCart { version } }"
@@ -64,20 +73,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_platform(supervisor: manage_all.Supervisor, broker: object) -> tuple[str, str]:
-    manage_all.ensure_gateway_dependencies()
-    manage_all.setup(production=True)
-    ports = {s["name"]: _free_port() for s in manage_all.services()}
+def start_platform(supervisor: Supervisor, broker: object) -> tuple[str, str]:
+    ensure_gateway_dependencies()
+    setup(production=True)
+    ports = {s["name"]: free_port() for s in discovery.services()}
     env = {
-        **manage_all.production_env(),
+        **production_env(),
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "ORDERS_CART_WAIT_SECONDS": "10",
         # As in tests/conftest.py: this run's accounts JWKS, behind one proxy, no registration limit.
@@ -87,14 +88,14 @@ def start_platform(supervisor: manage_all.Supervisor, broker: object) -> tuple[s
         "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
         "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
     }
-    for service in manage_all.services():
+    for service in discovery.services():
         if service.get("workers"):
-            manage_all.manage(service, ["create_topics"], env=manage_all.service_env(service, extra=env))
-    base = manage_all.start_services(supervisor, production=True, ports=ports, extra_env=env)
-    manage_all.start_workers(supervisor, broker=broker.bootstrap_servers, production=True, extra_env=env)
-    supergraph = manage_all.LOG_DIR / "bench-checkout-supergraph.graphql"
-    manage_all.compose_supergraph(manage_all.graphql_urls(base), out=supergraph)
-    gateway = manage_all.start_gateway(supervisor, port=_free_port(), production=True, supergraph=supergraph,
+            manage(service, ["create_topics"], env=service_env(service, extra=env))
+    base = start_services(supervisor, production=True, ports=ports, extra_env=env)
+    start_workers(supervisor, broker=broker.bootstrap_servers, production=True, extra_env=env)
+    supergraph = LOG_DIR / "bench-checkout-supergraph.graphql"
+    compose_supergraph(discovery.graphql_urls(base), out=supergraph)
+    gateway = start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph,
                                        name="bench-checkout-gateway", extra_env={"GATEWAY_RESPONSE_CACHE": "0"})
     return gateway + "/graphql", broker.bootstrap_servers
 
@@ -201,7 +202,7 @@ def main() -> int:
     from common.events.broker import TansuBroker
     from shopping import CATALOG_MANAGER, login, new_customer
 
-    supervisor = manage_all.Supervisor()
+    supervisor = Supervisor()
     broker = TansuBroker().start()
     levels = [Level(c, n, stock=int(n * 0.8)) for c, n in zip(args.concurrency, args.checkouts, strict=True)]
     try:
@@ -209,7 +210,7 @@ def main() -> int:
         gateway = _SyncGateway(url)
         manager_token = login(gateway, *CATALOG_MANAGER)["token"]
         users = [new_customer(gateway) for _ in range(max(args.concurrency))]
-        use_cart = any(s["name"] == "cart" for s in manage_all.services())
+        use_cart = any(s["name"] == "cart" for s in discovery.services())
         print(f"{len(users)} customers; cart lines via {'addToCart' if use_cart else 'cart.cart events'}", flush=True)
         for level in levels:
             asyncio.run(run_level(url, kafka, users, manager_token, level, use_cart, args.poll_ms / 1000))

@@ -38,8 +38,9 @@ def manager_token(gateway: GraphQL) -> str:
 
 
 @pytest.fixture(scope="module")
-def carts(platform: Any) -> Iterator[Carts]:
-    feed = Carts(platform.kafka)
+def carts(event_backbone: str) -> Iterator[Carts]:
+    """The cart's events, published on the session broker that every worker reads."""
+    feed = Carts(event_backbone)
     yield feed
     feed.close()
 
@@ -135,8 +136,8 @@ def test_cancelling_a_confirmed_order_releases_its_stock_once(gateway, manager_t
     assert stock_of(gateway, manager_token, product_id) == 4
 
 
-def test_a_consumer_killed_mid_saga_restarts_and_the_saga_completes_once(platform, gateway, manager_token, carts,
-                                                                        orders_db, shoppers):
+def test_a_consumer_killed_mid_saga_restarts_and_the_saga_completes_once(platform, event_backbone, gateway, manager_token,
+                                                                        carts, orders_db, shoppers):
     product_id = stocked_product(gateway, manager_token, orders_db, stock=100)
     users = shoppers[10:30]
     versions = fill_carts(carts, orders_db, users, {product_id: 2})
@@ -151,7 +152,7 @@ def test_a_consumer_killed_mid_saga_restarts_and_the_saga_completes_once(platfor
         platform.kill_worker("catalog-consume")
         second = list(pool.map(checkout, users[10:]))
     assert all(status_of(gateway, t, o) == "PENDING" for o, t in second)
-    platform.start_worker("catalog", "consume")
+    platform.start_worker("catalog", "consume", broker=event_backbone)
     with ThreadPoolExecutor(10) as pool:
         outcomes = list(pool.map(lambda p: wait_settled(gateway, p[1], p[0], timeout=120), first + second))
     assert outcomes == ["CONFIRMED"] * 20

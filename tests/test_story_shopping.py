@@ -51,7 +51,7 @@ EVERYTHING = """
 """
 
 
-def test_the_whole_shopping_story(gateway: GraphQL, platform: Any) -> None:
+def test_the_whole_shopping_story(gateway: GraphQL, platform: Any, event_backbone: str) -> None:
     manager = login(gateway, *CATALOG_MANAGER)["token"]
     lamp = create_product(gateway, manager, stock=10, price="30.00")
     bulb = create_product(gateway, manager, stock=10, price="4.00")
