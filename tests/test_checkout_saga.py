@@ -54,7 +54,7 @@ def orders_db(platform: Any) -> Iterator[OrdersDatabase]:
 
 @pytest.fixture(scope="module")
 def shoppers(gateway: GraphQL) -> list[dict[str, str]]:
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(4) as pool:
         return list(pool.map(lambda _: new_customer(gateway), range(50)))
 
 
