@@ -5,6 +5,7 @@ saga completes without a double reservation. The cart's events are published per
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -158,3 +159,42 @@ def test_a_consumer_killed_mid_saga_restarts_and_the_saga_completes_once(platfor
     assert outcomes == ["CONFIRMED"] * 20
     # Redelivered placements (the uncommitted tail of the killed consumer) reserved nothing twice.
     assert stock_of(gateway, manager_token, product_id) == 100 - 2 * 20
+
+
+def test_an_order_expired_before_its_reservation_gets_its_stock_back(platform, event_backbone, gateway, manager_token,
+                                                                     carts, orders_db, shoppers):
+    """The catalog is down, the order times out (REJECTED); when the catalog comes back it reserves
+    (placed comes first on the topic), then releases on orders.order.rejected: nothing stays taken."""
+    import psycopg
+
+    from devtools import services
+    from devtools.env import service_env
+    from devtools.manage import manage
+
+    shopper = shoppers[40]
+    product_id = stocked_product(gateway, manager_token, orders_db, stock=5)
+    version = fill_carts(carts, orders_db, [shopper], {product_id: 3})[shopper["id"]]
+    platform.kill_worker("catalog-consume")
+    try:
+        order = place(gateway, shopper["token"], version=version)
+        orders = next(s for s in services.services() if s["name"] == "orders")
+        env = service_env(orders, extra={**platform.env, "KAFKA_BOOTSTRAP_SERVERS": event_backbone})
+        wait_until(lambda: manage(orders, ["expire_pending_orders", "--timeout", "1"], env=env) == 0
+                   and status_of(gateway, shopper["token"], order["id"]) == "REJECTED", timeout=30, what="the expiry")
+    finally:
+        platform.start_worker("catalog", "consume", broker=event_backbone)
+    catalog_db = psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/catalog{os.environ['DATABASE_NAME_SUFFIX']}",
+                                 autocommit=True)
+    try:
+        def reservation() -> tuple | None:
+            return catalog_db.execute("SELECT status, lines FROM catalog_stockreservation WHERE order_id = %s",
+                                      [order["id"]]).fetchone()
+
+        released = wait_until(lambda: (row := reservation()) and row[0] == "RELEASED" and row, timeout=60,
+                              what="the late reservation to be released")
+        # It was really reserved first (a release seen first would hold no lines).
+        assert released[1] == [{"product_id": product_id, "quantity": 3}]
+    finally:
+        catalog_db.close()
+    assert stock_of(gateway, manager_token, product_id) == 5
+    assert status_of(gateway, shopper["token"], order["id"]) == "REJECTED"
