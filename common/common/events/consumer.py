@@ -33,6 +33,7 @@ from common.events.conf import dead_letter_topic, service_name, setting
 from common.events.dead_letters import HANDLER_ERROR, MALFORMED, send_to_dead_letters
 from common.events.envelope import Envelope, InvalidEnvelope
 from common.events.handlers import handlers_for
+from common.events.heartbeat import Heartbeat
 from common.events.models import ProcessedEvent
 from common.events.processing import apply_event, apply_events
 
@@ -76,8 +77,10 @@ class EventConsumer:
 
     def run(self) -> None:
         backoff = Backoff(maximum=setting("EVENTS_MAX_BACKOFF_SECONDS"))
+        heartbeat = Heartbeat()
         try:
             while not self.stop.is_set():
+                heartbeat.beat()
                 try:
                     records = self.poll()
                     self.process(records)

@@ -29,6 +29,7 @@ from kafka.errors import KafkaError
 from common.events import clients, topics
 from common.events.backoff import Backoff
 from common.events.conf import setting
+from common.events.heartbeat import Heartbeat
 from common.events.models import OutboxEvent
 from common.events.notify import OutboxListener
 
@@ -73,8 +74,10 @@ class OutboxRelay:
         listener = OutboxListener()
         backoff = Backoff(maximum=setting("EVENTS_MAX_BACKOFF_SECONDS"))
         idle = setting("EVENTS_RELAY_IDLE_SECONDS")
+        heartbeat = Heartbeat()
         try:
             while not self.stop.is_set():
+                heartbeat.beat()
                 try:
                     outcome = self.relay_batch()
                     self.prune_if_due()
