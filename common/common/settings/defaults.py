@@ -19,6 +19,8 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "graphene_django",
+    # OpenTelemetry traces when configured (off by default) and Prometheus metrics.
+    "common.observability",
 ]
 
 MIDDLEWARE = [
