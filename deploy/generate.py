@@ -410,9 +410,12 @@ def k8s_service_documents(service: dict[str, Any]) -> list[dict[str, Any]]:
         livenessProbe={**http_probe(name), "initialDelaySeconds": 20, "periodSeconds": 10, "timeoutSeconds": 5,
                        "failureThreshold": 6},
         resources=resources("250m", "384Mi", "1", "768Mi"),
+        # Keep serving while the endpoints controller takes the pod out of the Service; only then
+        # does SIGTERM make gunicorn finish its requests and stop (no connection refused mid-rollout).
+        lifecycle={"preStop": {"exec": {"command": ["sleep", "10"]}}},
     )
     docs.append(deployment(name, "web", 2, pod_spec(service, [web], initContainers=[wait_for_migrations(service)],
-                                                      terminationGracePeriodSeconds=30)))
+                                                      terminationGracePeriodSeconds=45)))
     docs.append({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": name, "labels": labels(name, "web")},
