@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT / "common"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from balancer import RoundRobinBalancer  # noqa: E402 - bench/balancer.py
-from common.events.broker import TansuBroker, free_port  # noqa: E402
+from common.events.broker import TansuBroker  # noqa: E402
+from common.testing.net import free_port  # noqa: E402
 
 import manage_all  # noqa: E402 - setup, supergraph composition and the gateway, as the tests use them
 

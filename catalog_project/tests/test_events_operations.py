@@ -13,7 +13,8 @@ from common.events import clients
 from common.events.envelope import Envelope
 from common.events.handlers import handles
 from common.events.models import ProcessedEvent
-from common.events.testing import unique_topic, wait_for
+from common.events.testing import unique_topic
+from common.testing.polling import wait_until
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -65,8 +66,8 @@ def test_replay_dead_letters_applies_each_dead_letter_once_after_the_fix(run_con
     FAILING.add("a-1")
     produce(topic, [first, b"\xffnot an envelope", second, fine])
     consumer = run_consumer(topics=[topic], group_id=group)
-    wait_for(lambda: consumer.stats.dead_lettered == 3, timeout=60, message="three dead letters")
-    topic_reader(f"{topic}.dlq").read_until(lambda records: len(records) >= 3, message="the dead letters on the topic")
+    wait_until(lambda: consumer.stats.dead_lettered == 3, timeout=60, what="three dead letters")
+    topic_reader(f"{topic}.dlq").read_until(lambda records: len(records) >= 3, what="the dead letters on the topic")
     assert EFFECTS.count(str(fine.event_id)) == 1 and str(first.event_id) not in EFFECTS
 
     # Still broken: both a-1 records fail (the second is held back behind the first), nothing applied.
@@ -106,14 +107,14 @@ def test_three_partitions_and_two_consumers_in_one_group_both_consume(events_set
             return False
         return True
 
-    wait_for(both_consumed, timeout=90, message="both consumers of the group to process events")
+    wait_until(both_consumed, timeout=90, what="both consumers of the group to process events")
     ids = [e.event_id for e in sent]
-    wait_for(lambda: ProcessedEvent.objects.filter(event_id__in=ids).count() == len(ids), timeout=60,
-             message="every event applied")
-    wait_for(lambda: one.stats.processed + two.stats.processed >= len(ids), timeout=30, message="the counts to settle")
+    wait_until(lambda: ProcessedEvent.objects.filter(event_id__in=ids).count() == len(ids), timeout=60,
+             what="every event applied")
+    wait_until(lambda: one.stats.processed + two.stats.processed >= len(ids), timeout=30, what="the counts to settle")
     metadata = clients.consumer(group_id=None, role="test-metadata")
     try:
-        assert wait_for(lambda: metadata.partitions_for_topic(topic), message="partitions") == {0, 1, 2}
+        assert wait_until(lambda: metadata.partitions_for_topic(topic), what="partitions") == {0, 1, 2}
     finally:
         metadata.close(autocommit=False)
     assert one.stats.processed > 0 and two.stats.processed > 0, (one.stats, two.stats)

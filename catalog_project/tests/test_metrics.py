@@ -11,8 +11,9 @@ from common.events import clients
 from common.events.envelope import Envelope
 from common.events.handlers import handles
 from common.events.outbox import record_event
-from common.events.testing import unique_topic, wait_for
+from common.events.testing import unique_topic
 from common.observability.metrics import event_counters
+from common.testing.polling import wait_until
 from django.db import transaction
 from django.utils import timezone
 
@@ -56,8 +57,8 @@ def test_outbox_backlog_and_relay_counter(client, run_relay) -> None:
     assert value(samples, "events_outbox_oldest_pending_seconds") >= 0
     assert value(samples, "cache_redis_up") == 1, "the cache metrics are still there"
     run_relay()
-    wait_for(lambda: value(scrape(client), "events_outbox_pending") == 0, message="the backlog to drain")
-    wait_for(lambda: value(scrape(client), "events_relay_published_total") == 3, message="published counted")
+    wait_until(lambda: value(scrape(client), "events_outbox_pending") == 0, what="the backlog to drain")
+    wait_until(lambda: value(scrape(client), "events_relay_published_total") == 3, what="published counted")
 
 
 def test_consumer_counts_and_lag_per_partition(client, run_consumer) -> None:
@@ -80,7 +81,7 @@ def test_consumer_counts_and_lag_per_partition(client, run_consumer) -> None:
         committed = value(samples, "events_consumer_committed_offset", group=group, topic=topic)
         return samples if committed == 6 else None
 
-    samples = wait_for(settled, timeout=60, message="the committed offset in the metrics")
+    samples = wait_until(settled, timeout=60, what="the committed offset in the metrics")
     assert value(samples, "events_consumed_total", group=group, result="processed") == 5
     assert value(samples, "events_consumed_total", group=group, result="dead_lettered") == 1
     assert value(samples, "events_consumer_lag", group=group, topic=topic) == 0

@@ -10,8 +10,9 @@ import pytest
 from common.events.handlers import handles
 from common.events.models import OutboxEvent
 from common.events.outbox import record_event
-from common.events.testing import unique_topic, wait_for
+from common.events.testing import unique_topic
 from common.observability import tracing
+from common.testing.polling import wait_until
 from django.db import transaction
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -63,9 +64,9 @@ def test_one_trace_id_crosses_two_kafka_hops(spans, run_relay, run_consumer, top
 
     run_relay()
     run_consumer(topics=[placed, reserved])
-    wait_for(lambda: "reserved" in seen, timeout=60, message="the second hop")
+    wait_until(lambda: "reserved" in seen, timeout=60, what="the second hop")
     assert seen == {"placed": trace_id, "reserved": trace_id}
-    record = topic_reader(placed).read_until(bool, message="the published event")[0]
+    record = topic_reader(placed).read_until(bool, what="the published event")[0]
     assert trace_id_of(dict(record.headers)["traceparent"]) == trace_id, "Kafka header carries the trace"
     in_trace = {(span.name, span.kind) for span in spans.get_finished_spans() if span.context.trace_id == trace_id}
     for topic in (placed, reserved):
@@ -79,7 +80,7 @@ def test_without_a_trace_nothing_is_stored_or_sent(spans, run_relay, topic_reade
         row = record_event(topic=topic, event_type=f"{topic}.happened", aggregate_id="x", payload={})
     assert row.trace_context == ""
     run_relay()
-    record = topic_reader(topic).read_until(bool, message="the published event")[0]
+    record = topic_reader(topic).read_until(bool, what="the published event")[0]
     assert "traceparent" not in dict(record.headers)
 
 
