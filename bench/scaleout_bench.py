@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from balancer import RoundRobinBalancer  # noqa: E402 - bench/balancer.py
 from common.events.broker import TansuBroker  # noqa: E402
-from common.testing.net import free_port  # noqa: E402
+from common.testing.net import free_port, port_open  # noqa: E402
 
 import manage_all  # noqa: E402 - setup, supergraph composition and the gateway, as the tests use them
 
@@ -80,6 +80,7 @@ class Cluster:
         self.supervisor = manage_all.Supervisor()
         self.services = manage_all.services()
         self.addresses: dict[str, int] = {}
+        self.extra_env: dict[str, dict[str, str]] = {}
 
     def env(self, service: dict[str, Any], **extra: str) -> dict[str, str]:
         return {
@@ -92,6 +93,7 @@ class Cluster:
             "ACCOUNTS_REGISTRATIONS_PER_IP": "1000000",
             "ACCOUNTS_LOGIN_MAX_FAILURES_PER_IP": "1000000",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env.get(service["name"], {}),
             **extra,
         }
 
@@ -102,12 +104,26 @@ class Cluster:
         self.processes.append(process)
         return process
 
+    def own_redis(self, service: dict[str, Any]) -> dict[str, str]:
+        """A service whose data lives in Redis (services.json "redis", the cart) gets its own server with AOF."""
+        redis = service.get("redis") or {}
+        if not redis.get("url_setting"):
+            return {}
+        port, data = free_port(), self.logs / f"{service['name']}-redis"
+        data.mkdir()
+        self.spawn(f"{service['name']}-redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                               "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(data)],
+                   ROOT, dict(os.environ))
+        wait(lambda: port_open(port), 30, f"{service['name']}'s redis-server")
+        return {redis["url_setting"]: f"redis://127.0.0.1:{port}/0"}
+
     def start(self) -> str:
         self.broker.start()
         for service in self.services:
             self.addresses[service["name"]] = free_port()
         for service in self.services:
             project = ROOT / service["project"]
+            self.extra_env[service["name"]] = self.own_redis(service)
             manage_all.manage(service, ["create_topics"], env=self.env(service))
             replicas = [free_port(), free_port()]
             for index, port in enumerate(replicas):
@@ -119,7 +135,8 @@ class Cluster:
                                                      [("127.0.0.1", p) for p in replicas]).start_in_thread())
             for worker in service.get("workers", []):
                 argv = worker if isinstance(worker, list) else worker.split()
-                for index in range(2):
+                # Two relays and two consumers (the point of the run); one of any periodic job.
+                for index in range(2 if argv[0] in {"relay_outbox", "consume"} else 1):
                     self.spawn(f"{service['name']}-{argv[0]}-{index}", [str(VENV_BIN / "python"), "manage.py", *argv],
                                project, self.env(service))
         for service in self.services:
@@ -137,8 +154,10 @@ class Cluster:
         killed = []
         for balancer in self.balancers:
             balancer.drain(0)
+        names = {process.name for process in self.processes}
         for process in self.processes:
-            if process.name.endswith("-0") and process.popen.poll() is None:
+            has_twin = process.name.endswith("-0") and f"{process.name[:-2]}-1" in names
+            if has_twin and process.popen.poll() is None:
                 web = "-web-" in process.name
                 os.killpg(process.popen.pid, signal.SIGTERM if web else signal.SIGKILL)
                 killed.append(f"{process.name} ({'drained, SIGTERM' if web else 'SIGKILL'})")

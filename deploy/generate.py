@@ -30,7 +30,7 @@ K8S_SERVICES = K8S_BASE / "services"
 # services.json entry wins as soon as it exists (then the line here is dead and can go).
 PLANNED: list[dict[str, Any]] = [
     {"name": "cart", "project": "cart_project", "database": "cart", "port": 8002, "graphql_path": "/graphql/",
-     "workers": ["relay_outbox", "consume"]},
+     "workers": ["relay_outbox", "consume"], "redis": {"url_setting": "CART_REDIS_URL", "appendonly": True}},
     {"name": "orders", "project": "orders_project", "database": "orders", "port": 8003, "graphql_path": "/graphql/",
      "workers": ["relay_outbox", "consume", "expire_pending_orders --loop"]},
 ]
@@ -43,8 +43,6 @@ EXTRAS: dict[str, dict[str, Any]] = {
         # Compose mounts the PEM named by ACCOUNTS_SIGNING_KEY_PATH (host) at /run/secrets/accounts_signing_key.
         "file_secrets": {"accounts_signing_key": "ACCOUNTS_SIGNING_KEY_PATH"},
     },
-    # The cart's data lives in Redis: its own server with AOF on a volume, never the shared cache.
-    "cart": {"own_redis": "CART_REDIS_URL"},
 }
 
 # Worker command -> container/Deployment suffix. Other commands take their name with dashes.
@@ -64,18 +62,23 @@ GATEWAY_IMAGE = "catalog-platform/gateway"
 
 
 def load_services() -> list[dict[str, Any]]:
-    """services.json entries, then the planned ones not listed yet, with every field filled in."""
+    """services.json entries and the planned ones not listed yet, by name (the output does not
+    depend on the order of services.json), with every field filled in."""
     listed = json.loads((ROOT / "services.json").read_text())["services"]
     names = {service["name"] for service in listed}
     result = []
-    for raw in [*listed, *(planned for planned in PLANNED if planned["name"] not in names)]:
+    for raw in sorted([*listed, *(p for p in PLANNED if p["name"] not in names)], key=lambda s: s["name"]):
         service = dict(raw)
         project = service.setdefault("project", f"{service['name']}_project")
         service.setdefault("settings", f"{project}.settings")
         service.setdefault("wsgi", f"{project}.wsgi:application")
         service.setdefault("database", service["name"])
         service["workers"] = [worker_argv(worker) for worker in service.get("workers", [])]
-        service["extras"] = EXTRAS.get(service["name"], {})
+        service["extras"] = dict(EXTRAS.get(service["name"], {}))
+        # A service whose data lives in Redis (services.json "redis": the cart) gets its own server,
+        # with AOF on a volume, never the shared cache; the service reads its URL from `url_setting`.
+        if (service.get("redis") or {}).get("url_setting"):
+            service["extras"]["own_redis"] = service["redis"]["url_setting"]
         result.append(service)
     return result
 
@@ -234,7 +237,8 @@ def compose_for_service(service: dict[str, Any], secrets: dict[str, Any]) -> dic
     if extras.get("own_redis"):
         containers[f"{name}-redis"] = {
             "image": "redis:7",
-            "command": ["redis-server", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", "/data"],
+            # AOF fsynced every second is the persistence (no RDB snapshots on top).
+            "command": ["redis-server", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--dir", "/data"],
             "volumes": [f"{name}-redis-data:/data"],
             "healthcheck": {"test": ["CMD", "redis-cli", "ping"], "interval": "5s", "retries": 30},
         }
