@@ -4,9 +4,14 @@ dead-letter topic, consumers scaling by partitions."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from common.events import clients
@@ -121,3 +126,23 @@ def test_three_partitions_and_two_consumers_in_one_group_both_consume(events_set
     assert ProcessedEvent.objects.filter(event_id__in=ids).count() == len(ids), "each event applied exactly once"
     assert one.stats.processed + two.stats.processed - (one.stats.duplicates + two.stats.duplicates) <= len(ids)
     print(json.dumps({"sent": len(ids), "one": one.stats.processed, "two": two.stats.processed}))
+
+
+def test_relay_and_consumer_beat_for_their_health_checks(events_settings, run_relay, run_consumer, tmp_path) -> None:
+    relay_file, consumer_file, stale = tmp_path / "relay.alive", tmp_path / "consumer.alive", tmp_path / "stale.alive"
+    events_settings.EVENTS_HEARTBEAT_FILE = str(relay_file)
+    run_relay()
+    wait_until(relay_file.exists, what="the relay's heartbeat")
+    events_settings.EVENTS_HEARTBEAT_FILE = str(consumer_file)
+    run_consumer(topics=[unique_topic()])
+    wait_until(consumer_file.exists, what="the consumer's heartbeat")
+
+    def check(path: Path) -> int:  # the containers' health check command
+        return subprocess.run([sys.executable, "-m", "common.events.heartbeat", str(path), "60"]).returncode
+
+    assert check(relay_file) == 0 and check(consumer_file) == 0
+    stale.touch()
+    two_minutes_ago = time.time() - 120
+    os.utime(stale, (two_minutes_ago, two_minutes_ago))  # a worker stuck for two minutes
+    assert check(stale) == 1
+    assert check(tmp_path / "never-written") == 1
