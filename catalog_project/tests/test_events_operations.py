@@ -21,6 +21,7 @@ from common.events.models import ProcessedEvent
 from common.events.testing import unique_topic
 from common.testing.polling import wait_until
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.utils import timezone
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -28,14 +29,16 @@ pytestmark = pytest.mark.usefixtures("transactional_db")
 REPLAYED = "ops.replay.happened"
 SPREAD = "ops.spread.happened"
 FAILING: set[str] = set()  # aggregate ids the replay handler refuses, until the "fix" removes them
-EFFECTS: list[str] = []  # event ids the replay handler applied
+EFFECTS: list[str] = []  # event ids the replay handler applied (committed)
 
 
 @handles(REPLAYED)
 def apply_replayed(event: Envelope) -> None:
     if event.aggregate_id in FAILING:
         raise ValueError(f"cannot apply {event.aggregate_id} yet")
-    EFFECTS.append(str(event.event_id))
+    # The effect counts only if the handler's transaction commits (a batch rolled back by another
+    # event's failure is applied again, one by one).
+    transaction.on_commit(lambda: EFFECTS.append(str(event.event_id)))
 
 
 @handles(SPREAD)
