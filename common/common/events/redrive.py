@@ -55,7 +55,8 @@ def replay_dead_letters(
 ) -> RedriveStats:
     stop = stop or threading.Event()
     group = group_id or service_name()
-    sources = list(topic_names or setting("EVENTS_CONSUME_TOPICS"))
+    # Original topics; a dead-letter topic's own name is accepted too.
+    sources = [topic.removesuffix(".dlq") for topic in topic_names or setting("EVENTS_CONSUME_TOPICS")]
     dlqs = [dead_letter_topic(topic) for topic in sources]
     topics.ensure_topics(dlqs)
     stats = RedriveStats()
@@ -78,7 +79,13 @@ def replay_dead_letters(
 
 def _redrive(record: Any, group: str, dry_run: bool, stats: RedriveStats, blocked: set[tuple[str, str]]) -> None:
     stats.records += 1
-    letter = json.loads(record.value)
+    try:
+        letter = json.loads(record.value)
+    except (TypeError, ValueError):
+        letter = None
+    if not isinstance(letter, dict):  # not written by a consumer: nothing to replay
+        stats.unreplayable += 1
+        return
     if letter.get("consumer_group") != group:
         stats.other_groups += 1
         return
