@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,10 @@ def replay_dead_letters(
     dry_run: bool = False,
     idle_seconds: float = 3.0,
     stop: threading.Event | None = None,
+    apply: Callable[[Envelope, list[Any]], set[str]] = apply_event,
 ) -> RedriveStats:
+    """`apply` is the consumer's own apply step (SQL by default; a service storing its state
+    elsewhere passes its own), so a replay is exactly as idempotent as live consumption."""
     stop = stop or threading.Event()
     group = group_id or service_name()
     # Original topics; a dead-letter topic's own name is accepted too.
@@ -71,13 +75,14 @@ def replay_dead_letters(
             for records in consumer.poll(timeout_ms=200).values():
                 for record in records:
                     last_record = time.monotonic()
-                    _redrive(record, group, dry_run, stats, blocked)
+                    _redrive(record, group, dry_run, stats, blocked, apply)
     finally:
         consumer.close(autocommit=False)
     return stats
 
 
-def _redrive(record: Any, group: str, dry_run: bool, stats: RedriveStats, blocked: set[tuple[str, str]]) -> None:
+def _redrive(record: Any, group: str, dry_run: bool, stats: RedriveStats, blocked: set[tuple[str, str]],
+             apply: Callable[[Envelope, list[Any]], set[str]]) -> None:
     stats.records += 1
     try:
         letter = json.loads(record.value)
@@ -109,7 +114,7 @@ def _redrive(record: Any, group: str, dry_run: bool, stats: RedriveStats, blocke
         stats.applied += 1  # would be applied (or found already applied)
         return
     try:
-        ran = apply_event(envelope, registrations)
+        ran = apply(envelope, registrations)
     except Exception as exc:  # reported; the record stays in the dead-letter topic for the next replay
         stats.failed += 1
         blocked.add(ordering_key)
