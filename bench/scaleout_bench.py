@@ -41,9 +41,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from balancer import RoundRobinBalancer  # noqa: E402 - bench/balancer.py
 from common.events.broker import TansuBroker  # noqa: E402
-from common.testing.net import free_port, port_open  # noqa: E402
+from common.testing.net import free_port  # noqa: E402
 
-import manage_all  # noqa: E402 - setup, supergraph composition and the gateway, as the tests use them
+# What `manage_all.py up` and the end-to-end fixture use: setup, own Redis, supergraph, gateway.
+from devtools import bootstrap  # noqa: E402
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
+from devtools.manage import manage  # noqa: E402
+from devtools.service_redis import start_service_redis  # noqa: E402
+from devtools.services import graphql_urls, services  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 MANAGER = ("catalog.manager@example.com", "Catalog-demo-pass-1")
@@ -77,10 +83,10 @@ class Cluster:
         self.balancers: list[RoundRobinBalancer] = []
         self.logs = Path(tempfile.mkdtemp(prefix="scaleout-"))
         self.broker = TansuBroker(log_path=self.logs / "broker.log")
-        self.supervisor = manage_all.Supervisor()
-        self.services = manage_all.services()
+        self.supervisor = Supervisor()
+        self.services = services()
         self.addresses: dict[str, int] = {}
-        self.extra_env: dict[str, dict[str, str]] = {}
+        self.own_redis: dict[str, str] = {}  # e.g. CART_REDIS_URL of the cart's own redis-server
 
     def env(self, service: dict[str, Any], **extra: str) -> dict[str, str]:
         return {
@@ -93,7 +99,7 @@ class Cluster:
             "ACCOUNTS_REGISTRATIONS_PER_IP": "1000000",
             "ACCOUNTS_LOGIN_MAX_FAILURES_PER_IP": "1000000",
             "PYTHONUNBUFFERED": "1",
-            **self.extra_env.get(service["name"], {}),
+            **self.own_redis,
             **extra,
         }
 
@@ -104,27 +110,15 @@ class Cluster:
         self.processes.append(process)
         return process
 
-    def own_redis(self, service: dict[str, Any]) -> dict[str, str]:
-        """A service whose data lives in Redis (services.json "redis", the cart) gets its own server with AOF."""
-        redis = service.get("redis") or {}
-        if not redis.get("url_setting"):
-            return {}
-        port, data = free_port(), self.logs / f"{service['name']}-redis"
-        data.mkdir()
-        self.spawn(f"{service['name']}-redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                               "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(data)],
-                   ROOT, dict(os.environ))
-        wait(lambda: port_open(port), 30, f"{service['name']}'s redis-server")
-        return {redis["url_setting"]: f"redis://127.0.0.1:{port}/0"}
-
     def start(self) -> str:
         self.broker.start()
         for service in self.services:
             self.addresses[service["name"]] = free_port()
+        self.own_redis = start_service_redis(self.supervisor, ports={s["name"]: free_port() for s in self.services},
+                                             data_root=self.logs)
         for service in self.services:
             project = ROOT / service["project"]
-            self.extra_env[service["name"]] = self.own_redis(service)
-            manage_all.manage(service, ["create_topics"], env=self.env(service))
+            manage(service, ["create_topics"], env=self.env(service))
             replicas = [free_port(), free_port()]
             for index, port in enumerate(replicas):
                 self.spawn(f"{service['name']}-web-{index}",
@@ -143,10 +137,10 @@ class Cluster:
             wait(lambda s=service: healthy(self.addresses[s["name"]]), 90, f"{service['name']} behind its balancer")
         urls = {s["name"]: f"http://127.0.0.1:{self.addresses[s['name']]}" for s in self.services}
         supergraph = self.logs / "supergraph.graphql"
-        assert manage_all.compose_supergraph(manage_all.graphql_urls(urls), out=supergraph, check=False) == 0
-        return manage_all.start_gateway(self.supervisor, port=free_port(), production=True, supergraph=supergraph,
-                                        name="scaleout-gateway",
-                                        extra_env={"GATEWAY_RESPONSE_CACHE": "false", "GATEWAY_LOG_LEVEL": "error"})
+        assert compose_supergraph(graphql_urls(urls), out=supergraph, check=False) == 0
+        return start_gateway(self.supervisor, port=free_port(), production=True, supergraph=supergraph,
+                             name="scaleout-gateway",
+                             extra_env={"GATEWAY_RESPONSE_CACHE": "false", "GATEWAY_LOG_LEVEL": "error"})
 
     def kill_one_of_each(self) -> list[str]:
         """Replica 0 of everything: workers crash (SIGKILL); web replicas are drained from their
@@ -195,13 +189,6 @@ def wait(predicate: Any, timeout: float, what: str) -> None:
 
 def database_url(name: str) -> str:
     return f"postgresql://postgres@127.0.0.1:5432/{name}{os.environ['DATABASE_NAME_SUFFIX']}"
-
-
-def fresh_databases() -> None:
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
-        for service in manage_all.services():
-            name = f"{service['database']}{os.environ['DATABASE_NAME_SUFFIX']}"
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def query(database: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -261,16 +248,16 @@ async def run_load(url: str, seconds: float, concurrency: int, load: Load, produ
 
 def settle(load: Load, since: dict[str, int], stock_before: dict[str, int], timeout: float = 180) -> dict[str, Any]:
     """Wait for every outbox to drain and the consumers to apply everything; then the checks."""
-    services = manage_all.services()
+    listed = services()
     started = time.monotonic()
     wait(lambda: all(query(s["database"], "SELECT count(*) FROM events_outboxevent WHERE sent_at IS NULL")[0][0] == 0
-                     for s in services), timeout, "the outboxes to drain")
+                     for s in listed), timeout, "the outboxes to drain")
     drained = time.monotonic() - started
 
     def load_events(database: str) -> list[tuple[Any, ...]]:
         return query(database, "SELECT event_id, event_type, topic FROM events_outboxevent WHERE id > %s", [since[database]])
 
-    sent = {s["database"]: load_events(s["database"]) for s in services}
+    sent = {s["database"]: load_events(s["database"]) for s in listed}
     consumer = "catalog"  # the catalog consumes catalog.product (read model) and accounts.user (replica)
     handled_types = {row[0] for row in query(consumer, "SELECT DISTINCT event_type FROM events_processedevent")}
     expected = {row[0] for rows in sent.values() for row in rows if row[1] in handled_types}
@@ -309,10 +296,10 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=3)
     args = parser.parse_args()
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_scaleout"
-    manage_all.ensure_gateway_dependencies()
-    manage_all.ensure_backing_services()
-    fresh_databases()
-    manage_all.setup()
+    ensure_gateway_dependencies()
+    bootstrap.ensure_backing_services()
+    bootstrap.drop_databases(os.environ["DATABASE_NAME_SUFFIX"])  # fresh: the checks count this run only
+    bootstrap.setup()
     cluster = Cluster(args.partitions)
     try:
         gateway = cluster.start()
