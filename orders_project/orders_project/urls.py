@@ -1,6 +1,7 @@
 from common.auth.views import admin_sso_urls
 from common.graphql.graphene_view import GrapheneView
 from common.health import database_check, health_view
+from common.observability.metrics import metrics_view
 from django.conf import settings
 from django.contrib import admin
 from django.urls import path
@@ -10,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("graphql/", GrapheneView.as_view(graphiql=getattr(settings, "GRAPHIQL", False))),
     path("health/", health_view("orders", {"database": database_check()})),
+    path("metrics/", metrics_view),
 ]

@@ -144,3 +144,10 @@ def test_admin_pages_load_and_are_read_only(admin_client, customer, orders_of):
     assert admin_client.get("/admin/orders/order/add/").status_code == 403
     page = admin_client.get(f"/admin/orders/order/{order_id}/change/").content.decode()
     assert "PENDING" in page and "placed" in page
+
+
+def test_metrics_show_the_outbox_backlog(client, customer, shop):
+    shop.cart(customer.user_id, {shop.product(): 1})
+    customer.place()
+    response = client.get("/metrics/")
+    assert response.status_code == 200 and "outbox" in response.content.decode()
