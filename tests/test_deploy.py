@@ -95,14 +95,6 @@ def test_every_service_has_migrate_web_and_worker_containers_with_health_checks(
         web = containers[name]
         assert web["environment"]["DJANGO_SETTINGS_MODULE"] == f"{service['settings']}.prod"
         assert web["environment"]["WSGI_APP"] == service["wsgi"]
-<<<<<<< HEAD
-        assert web["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
-        workers = {"relay_outbox": "relay", "consume": "consumer", "expire_pending_orders": "expiry"}
-        for worker in service.get("workers", []):
-            command = worker.split()  # a manage.py command line, e.g. "expire_pending_orders --loop"
-            container = containers[f"{name}-{workers[command[0]]}"]
-            assert container["command"] == ["python", "manage.py", *command]
-=======
         assert "command" not in web, "the web container runs the image's gunicorn command"
         assert "/health/" in " ".join(web["healthcheck"]["test"])
         assert web["depends_on"][f"{name}-migrate"] == {"condition": "service_completed_successfully"}
@@ -114,7 +106,6 @@ def test_every_service_has_migrate_web_and_worker_containers_with_health_checks(
                 assert "common.events.heartbeat" in worker["healthcheck"]["test"], f"{name}-{role(argv)}: health check"
         for container in (migrate, web, *(containers[f"{name}-{role(argv)}"] for argv in workers(service))):
             assert container["user"] == "1000:1000", f"{name}: containers run as the non-root app user"
->>>>>>> main
 
 
 def test_only_the_gateway_is_published_and_it_knows_every_subgraph() -> None:
