@@ -36,6 +36,7 @@ const responseCache = settings.responseCache
       subgraphs: settings.responseCacheSubgraphs,
       supergraphPath: settings.supergraphPath,
       development: settings.development,
+      auth: settings.responseCacheAuth,
     })
   : null;
 
