@@ -180,7 +180,11 @@ class RecordingProxy:
                 if proxy.crash:
                     self._answer(500, b"Traceback (most recent call last): secret internal detail", "text/plain")
                     return
-                upstream = httpx.post(proxy.target, content=body, headers={"content-type": "application/json"})
+                # The token goes on (the subgraph verifies it); the other headers are only recorded.
+                forwarded = {"content-type": "application/json"}
+                if self.headers.get("authorization"):
+                    forwarded["authorization"] = self.headers["authorization"]
+                upstream = httpx.post(proxy.target, content=body, headers=forwarded)
                 self._answer(upstream.status_code, upstream.content, upstream.headers.get("content-type", ""))
 
             def do_GET(self) -> None:

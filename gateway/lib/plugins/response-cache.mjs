@@ -129,7 +129,7 @@ export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs,
           if (!cached) return;
           store.tagsByResponse.delete(decision.key);
           const result = { ...cached, [HIT]: true };
-          if (development) result.extensions = { ...cached.extensions, responseCache: { hit: true, scope } };
+          if (development) result.extensions = { ...cached.extensions, responseCache: { hit: true } };
           setResult(result);
         });
       };
