@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import manage_all
 import pytest
 from conftest import Platform, RecordingProxy, service_names
 from test_response_cache import health, proxied_gateway, unique
 from test_story_accounts import CATALOG_MANAGER, REGISTER, bearer, login
+
+import manage_all
 
 pytestmark = pytest.mark.skipif("accounts" not in service_names(), reason="services.json has no accounts service yet")
 
