@@ -218,6 +218,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per cell (default 10)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma list of {', '.join(ROWS)}")
+    parser.add_argument("--hold", type=float, default=0,
+                        help="start the platform, print its URLs and a customer token as JSON, keep it up this many "
+                             "seconds, then stop (for wrk, py-spy or a soak by hand)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)")
@@ -231,6 +234,13 @@ def main() -> int:
     try:
         platform = start_platform(supervisor, extra, uncached=any(ROWS[r][0].endswith("uncached") for r in rows))
         token = customer_token(platform.urls["gateway"]) if any(s["name"] == "accounts" for s in manage_all.services()) else None
+        if args.hold:
+            gateway_pid = supervisor.processes["bench-read-gateway"].pid
+            print(json.dumps({"urls": platform.urls, "token": token, "gateway_pid": gateway_pid}), flush=True)
+            import time
+
+            time.sleep(args.hold)
+            return 0
         workers = os.environ.get("GUNICORN_WORKERS", "default")
         print(f"load average at the start: {load_average()}; gunicorn workers={workers} "
               f"class={os.environ.get('GUNICORN_WORKER_CLASS', 'default')} threads={os.environ.get('GUNICORN_THREADS', 'default')}")

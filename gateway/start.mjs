@@ -2,7 +2,7 @@
 // Starts Hive Gateway on the composed supergraph with this directory's config.
 // Host and port are passed explicitly so stray HOST/PORT variables in the environment never widen the bind.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GATEWAY_DIR, settings } from './lib/settings.mjs';
@@ -15,6 +15,9 @@ try {
   console.error(`gateway: refusing to start: ${error.message}`);
   process.exit(3);
 }
+
+// Without GraphiQL the engine's CLI need not hold its 21 MB page bundle in memory (docs/performance.md).
+if (!settings.graphiql) register('./lib/memory/without-laboratory.mjs', import.meta.url);
 
 // The engine's own CLI, run in this process (its bin is not an exported module path).
 const require = createRequire(import.meta.url);
