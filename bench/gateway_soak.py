@@ -5,9 +5,10 @@
 
 Starts the services under gunicorn and one production gateway (response cache on) like
 bench/read_path_bench.py, then runs wrk in chunks of --chunk seconds with a Lua script that sends a
-different document almost every time (random page sizes, orders, search terms and price filters, some
-with a customer's token, some with `me`): the document, validation, plan and response caches all see a
-stream of new entries, as in production. After every chunk it reads the gateway's `/health` (`memory`:
+mix like a shop's: list pages with variables (page sizes, orders, search terms, price filters), product
+details (unknown ids answer null), `me` + products with a customer's token (half the requests carry it),
+and 5 % of clients that inline their values (a new document almost every time, so the document,
+validation and plan caches must stay bounded). After every chunk it reads the gateway's `/health` (`memory`:
 RSS, V8 heap) and prints the growth. Target (issue 15): steady RSS <= 300 MB after ~250k requests.
 """
 
@@ -28,38 +29,51 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import manage_all  # noqa: E402
 from read_path_bench import customer_token, load_average, start_platform  # noqa: E402
+
+import manage_all  # noqa: E402
 
 LUA = r"""
 local words = {"lamp", "chair", "desk", "oak", "steel", "blue", "mini", "pro", "set", "table", "light", "sofa"}
 local orders = {"NAME_ASC", "NAME_DESC", "PRICE_ASC", "PRICE_DESC", "NEWEST", "OLDEST"}
+local sizes = {10, 20, 50}
 local token = "%s"
+local list = "query List($first: Int, $order: ProductOrderBy, $filter: ProductFilterInput) { "
+  .. "products(first: $first, orderBy: $order, filter: $filter) { "
+  .. "edges { node { id name price { amount currency } inStock } } pageInfo { endCursor } } }"
+local detail = "query Product($id: ID!) { product(id: $id) { id name description price { amount currency } stockQuantity } }"
+local mine = "query Mine($first: Int) { me { id email } products(first: $first) { edges { node { id name } } } }"
 request = function()
-  local first = math.random(1, 60)
-  local order = orders[math.random(#orders)]
-  local filter = ""
-  local r = math.random()
-  if r < 0.4 then
-    filter = string.format(', filter: {search: "%%s%%d"}', words[math.random(#words)], math.random(0, 99))
-  elseif r < 0.6 then
-    filter = string.format(', filter: {minPrice: "%%d"}', math.random(1, 500))
-  end
-  local me = ""
   local headers = {["Content-Type"] = "application/json"}
-  if token ~= "" and math.random() < 0.3 then
-    headers["Authorization"] = "Bearer " .. token
-    if math.random() < 0.3 then me = "me { id } " end
+  if token ~= "" and math.random() < 0.5 then headers["Authorization"] = "Bearer " .. token end
+  local r = math.random()
+  local body
+  if r < 0.05 then
+    -- a client that inlines its values: a new document almost every time (bounded caches must cope)
+    body = string.format('{"query": "{ products(first: %%d, filter: {search: \\"%%s%%d\\"}) { edges { node { id } } } }"}',
+      math.random(1, 100), words[math.random(#words)], math.random(0, 9999))
+  elseif r < 0.10 and headers["Authorization"] then
+    body = string.format('{"query": "%%s", "variables": {"first": %%d}}', mine, sizes[math.random(#sizes)])
+  elseif r < 0.25 then
+    body = string.format('{"query": "%%s", "variables": {"id": "00000000-0000-4000-8000-%%012d"}}', detail, math.random(0, 999))
+  else
+    local filter = "null"
+    local f = math.random()
+    if f < 0.4 then
+      filter = string.format('{"search": "%%s"}', words[math.random(#words)])
+    elseif f < 0.6 then
+      filter = string.format('{"minPrice": "%%d"}', math.random(1, 50) * 10)
+    end
+    body = string.format('{"query": "%%s", "variables": {"first": %%d, "order": "%%s", "filter": %%s}}',
+      list, sizes[math.random(#sizes)], orders[math.random(#orders)], filter)
   end
-  local query = string.format('{ %%sproducts(first: %%d, orderBy: %%s%%s) { edges { node { id name price { amount } } } } }',
-    me, first, order, filter)
-  return wrk.format("POST", nil, headers, '{"query": "' .. query:gsub('"', '\\"') .. '"}')
+  return wrk.format("POST", nil, headers, body)
 end
 """
 
 
 def health(base: str) -> dict:
-    with urllib.request.urlopen(f"{base}/health", timeout=10) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
         return json.load(response)
 
 

@@ -69,6 +69,8 @@ export const settings = Object.freeze({
   introspection: bool('GATEWAY_INTROSPECTION', development),
   graphiql: bool('GATEWAY_GRAPHIQL', development),
   fork: int('GATEWAY_FORK', 1),
+  // V8 old-generation cap in MB (lib/memory/heap-cap.mjs); 0 leaves V8's default (a share of the host's RAM).
+  heapMb: int('GATEWAY_HEAP_MB', 192),
   // graphql-jit compiles each (cached) operation's execution plan (no measurable gain here).
   jit: bool('GATEWAY_JIT', false),
   // Hive Router's Rust query planner and its executor instead of the JavaScript one (faster, see docs).
