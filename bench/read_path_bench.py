@@ -155,7 +155,9 @@ def wrk(url: str, body: dict, *, headers: dict[str, str], concurrency: int, dura
                               "-s", handle.name, url], capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(handle.name)
-    percentiles = {p: _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M)}
+    percentiles = {p: _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+(?:us|ms|s))\s*$", out, re.M)}
+    if "50" not in percentiles or "99" not in percentiles:
+        raise SystemExit(f"could not read wrk's output:\n{out}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
