@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Platform, RecordingProxy, service_names
-from test_response_cache import health, proxied_gateway, unique
+from test_response_cache import health, unique
 from test_story_accounts import CATALOG_MANAGER, REGISTER, bearer, login
 
 import manage_all
@@ -28,7 +28,7 @@ LIST = "{ products(first: 3) { edges { node { id name price { amount currency } 
 
 @pytest.fixture(scope="module")
 def cached(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingProxy, str]]:
-    proxy, url = proxied_gateway(platform, tmp_path_factory.mktemp("signed-in"), "e2e-gateway-signed-in")
+    proxy, url = platform.proxied_gateway("e2e-gateway-signed-in", tmp_path_factory.mktemp("signed-in"))
     yield proxy, url
     proxy.close()
 
