@@ -41,7 +41,7 @@ errorlog = "-"
 control_socket_disable = True
 
 
-def when_ready(server) -> None:  # noqa: ANN001 - gunicorn's hook signature
+def when_ready(server: object) -> None:
     """After preloading: move everything imported so far out of the collector's sight (gc.freeze), so
     full collections in the workers walk only the objects requests create, not the whole of Django,
     graphene and the schema (those pauses were the p99), and forked pages stay shared."""
