@@ -70,9 +70,11 @@ export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs,
   // Signed-in callers share the public (or staff) answers once the gateway has checked their token itself.
   const jwksUrl = auth.signedIn === false ? null : jwksUrlFor(sdl, auth.jwksUrl);
   let tokens = null;
+  let registryClient = null;
   if (jwksUrl) {
     const registry = auth.registryRedisUrl && auth.registryRedisUrl !== redisUrl ? redisClient(auth.registryRedisUrl, 'auth') : commands;
     registry.on('error', () => {});
+    if (registry !== commands) registryClient = registry;
     tokens = createTokenChecker({
       jwksUrl,
       issuer: auth.issuer,
@@ -143,6 +145,12 @@ export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs,
       };
       if (!tokens) return refuse();
       return tokens.check(authorization).then((verdict) => (verdict.ok ? serve(verdict.staff ? 'staff' : 'public') : refuse()));
+    },
+    onDispose() {
+      // The open Redis connections would keep the process alive after SIGTERM (the engine disposes its
+      // plugins and then waits for the event loop to empty): close them.
+      const clients = new Set([commands, subscriber, registryClient].filter(Boolean));
+      return Promise.allSettled([...clients].map((client) => client.quit().catch(() => client.disconnect())));
     },
     onResultProcess({ request }) {
       // Read-your-writes: the services published their changes before answering the mutation;
