@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from read_path_bench import customer_token, load_average, start_platform  # noqa: E402
 
-import manage_all  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 LUA = r"""
 local words = {"lamp", "chair", "desk", "oak", "steel", "blue", "mini", "pro", "set", "table", "light", "sofa"}
@@ -84,7 +84,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=10)
     args = parser.parse_args()
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
-    supervisor, extra = manage_all.Supervisor(), manage_all.Supervisor()
+    supervisor, extra = Supervisor(), Supervisor()
     try:
         platform = start_platform(supervisor, extra, uncached=False)
         base = platform.gateway_base

@@ -29,7 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import manage_all  # noqa: E402
+from common.testing.net import free_port  # noqa: E402
+
+from devtools.bootstrap import setup  # noqa: E402
+from devtools.env import production_env  # noqa: E402
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
+from devtools.paths import LOG_DIR  # noqa: E402
+from devtools.servers import start_services  # noqa: E402
+from devtools.services import graphql_urls, services, subgraphs  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 LIST_20 = "query L { products(first: 20) { edges { node { id name price { amount currency } stockQuantity } } } }"
 LIST_100 = "query L { products(first: 100) { edges { node { id name price { amount currency } stockQuantity } } } }"
@@ -59,14 +67,6 @@ LABELS = {
 }
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def post(url: str, query: str, variables: dict | None = None, headers: dict[str, str] | None = None) -> dict:
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
     request = urllib.request.Request(url, body, {"content-type": "application/json", **(headers or {})})
@@ -85,30 +85,30 @@ class Platform:
     catalog_pids: list[int]
 
 
-def start_platform(supervisor: manage_all.Supervisor, extra: manage_all.Supervisor, *,
+def start_platform(supervisor: Supervisor, extra: Supervisor, *,
                    gateway_env: dict[str, str] | None = None, uncached: bool = True) -> Platform:
-    manage_all.ensure_gateway_dependencies()
-    manage_all.setup(production=True)
-    ports = {s["name"]: free_port() for s in manage_all.services()}
-    env = {**manage_all.production_env()}
+    ensure_gateway_dependencies()
+    setup(production=True)
+    ports = {s["name"]: free_port() for s in services()}
+    env = {**production_env()}
     if "accounts" in ports:
         env["AUTH_JWKS_URL"] = f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"
-    base = manage_all.start_services(supervisor, production=True, ports=ports, extra_env=env)
-    subgraphs = manage_all.graphql_urls(base)
-    urls = {"catalog": subgraphs["catalog"]}
-    supergraph = manage_all.LOG_DIR / "bench-read-supergraph.graphql"
-    manage_all.compose_supergraph(subgraphs, out=supergraph)
-    gateway = manage_all.start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph,
+    base = start_services(supervisor, production=True, ports=ports, extra_env=env)
+    subgraph_urls = graphql_urls(base)
+    urls = {"catalog": subgraph_urls["catalog"]}
+    supergraph = LOG_DIR / "bench-read-supergraph.graphql"
+    compose_supergraph(subgraph_urls, out=supergraph)
+    gateway = start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph,
                                        name="bench-read-gateway", extra_env=gateway_env)
     urls["gateway"] = gateway + "/graphql"
     if uncached:
-        cold = manage_all.start_services(extra, production=True, ports={"catalog": free_port()}, only=["catalog"],
+        cold = start_services(extra, production=True, ports={"catalog": free_port()}, only=["catalog"],
                                          extra_env={**env, "CACHE_DATA_ENABLED": "false", "CACHE_RESULT_ENABLED": "false"})
-        path = next(s["graphql_path"] for s in manage_all.subgraphs() if s["name"] == "catalog")
+        path = next(s["graphql_path"] for s in subgraphs() if s["name"] == "catalog")
         urls["catalog-uncached"] = cold["catalog"] + path
-        cold_supergraph = manage_all.LOG_DIR / "bench-read-supergraph-cold.graphql"
-        manage_all.compose_supergraph({**subgraphs, "catalog": urls["catalog-uncached"]}, out=cold_supergraph)
-        hop = manage_all.start_gateway(
+        cold_supergraph = LOG_DIR / "bench-read-supergraph-cold.graphql"
+        compose_supergraph({**subgraph_urls, "catalog": urls["catalog-uncached"]}, out=cold_supergraph)
+        hop = start_gateway(
             supervisor, port=free_port(), production=True, supergraph=cold_supergraph, name="bench-read-gateway-hop",
             extra_env={"GATEWAY_RESPONSE_CACHE": "0", "GATEWAY_DEDUPE_INFLIGHT": "0", **(gateway_env or {})})
         urls["gateway-uncached"] = hop + "/graphql"
@@ -232,10 +232,10 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
-    supervisor, extra = manage_all.Supervisor(), manage_all.Supervisor()
+    supervisor, extra = Supervisor(), Supervisor()
     try:
         platform = start_platform(supervisor, extra, uncached=any(ROWS[r][0].endswith("uncached") for r in rows))
-        token = customer_token(platform.urls["gateway"]) if any(s["name"] == "accounts" for s in manage_all.services()) else None
+        token = customer_token(platform.urls["gateway"]) if any(s["name"] == "accounts" for s in services()) else None
         if args.hold:
             gateway_pid = supervisor.processes["bench-read-gateway"].pid
             print(json.dumps({"urls": platform.urls, "token": token, "gateway_pid": gateway_pid}), flush=True)

@@ -40,7 +40,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from gateway_bench import Connection  # noqa: E402
 from read_path_bench import customer_token, load_average, post, start_platform  # noqa: E402
 
-import manage_all  # noqa: E402
+from devtools.bootstrap import ensure_backing_services, ensure_databases  # noqa: E402
+from devtools.manage import manage  # noqa: E402
+from devtools.services import services  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 LIST = """query List($first: Int, $after: String, $order: ProductOrderBy, $filter: ProductFilterInput) {
   products(first: $first, after: $after, orderBy: $order, filter: $filter) {
@@ -61,17 +64,17 @@ TERMS = ["Classic", "Compact", "Premium", "Eco", "Ultra", "Smart", "Vintage", "P
 
 
 def has_cart() -> bool:
-    return any(s["name"] == "cart" for s in manage_all.services())
+    return any(s["name"] == "cart" for s in services())
 
 
 def seed(products: int) -> None:
     """The catalog with `products` products (once per database), then the usual setup."""
-    manage_all.ensure_backing_services()
+    ensure_backing_services()
     suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
-    catalog = next(s for s in manage_all.services() if s["name"] == "catalog")
-    manage_all.ensure_databases([catalog["database"] + suffix])
-    manage_all.manage(catalog, ["migrate", "--noinput", "-v", "0"])
-    manage_all.manage(catalog, ["seed_catalog", "--products", str(products), "--if-empty"])
+    catalog = next(s for s in services() if s["name"] == "catalog")
+    ensure_databases([catalog["database"] + suffix])
+    manage(catalog, ["migrate", "--noinput", "-v", "0"])
+    manage(catalog, ["seed_catalog", "--products", str(products), "--if-empty"])
 
 
 def known_products(url: str, count: int = 3000) -> tuple[list[str], list[str]]:
@@ -187,7 +190,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench_workload"
     writes = has_cart()
-    supervisor, extra = manage_all.Supervisor(), manage_all.Supervisor()
+    supervisor, extra = Supervisor(), Supervisor()
     try:
         seed(args.products)
         platform = start_platform(supervisor, extra, uncached=False)

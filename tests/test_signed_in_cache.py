@@ -19,7 +19,9 @@ from conftest import Platform, RecordingProxy, service_names
 from test_response_cache import health, unique
 from test_story_accounts import CATALOG_MANAGER, REGISTER, bearer, login
 
-import manage_all
+from devtools.env import service_env
+from devtools.paths import ROOT, VENV_PYTHON
+from devtools.services import services
 
 pytestmark = pytest.mark.skipif("accounts" not in service_names(), reason="services.json has no accounts service yet")
 
@@ -123,10 +125,10 @@ def forged(token: str, **changes: Any) -> str:
 
 def signed_by_accounts(claims: dict[str, Any]) -> str:
     """A token signed with the accounts service's own active key (as if accounts had issued it)."""
-    service = next(s for s in manage_all.services() if s["name"] == "accounts")
+    service = next(s for s in services() if s["name"] == "accounts")
     script = f"import json; from accounts.tokens import _sign; print(_sign(json.loads({json.dumps(json.dumps(claims))})))"
-    result = subprocess.run([str(manage_all.VENV_PYTHON), "manage.py", "shell", "-c", script],
-                            cwd=manage_all.ROOT / service["project"], env=manage_all.service_env(service),
+    result = subprocess.run([str(VENV_PYTHON), "manage.py", "shell", "-c", script],
+                            cwd=ROOT / service["project"], env=service_env(service),
                             capture_output=True, text=True, check=True, timeout=60)
     return result.stdout.strip().splitlines()[-1]
 
