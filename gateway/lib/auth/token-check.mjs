@@ -78,6 +78,8 @@ export function createTokenChecker({
   // (sid, sub, jti) -> { until, reason }: registry answers, reused for a fraction of a second.
   const states = new BoundedMap(maxEntries);
   const stats = { checked: 0, accepted: 0, refused: 0, registryErrors: 0, signatureVerifications: 0 };
+  // Fetch the keys now, so the first signed-in requests do not wait for (or fail closed on) that fetch.
+  if (typeof jwks.reload === 'function') jwks.reload().catch(() => {});
 
   async function claimsFor(token) {
     const known = verified.get(token);
