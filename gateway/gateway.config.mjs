@@ -9,6 +9,7 @@ import { useSubgraphHealth } from './lib/plugins/health.mjs';
 import { useRequestGuards } from './lib/plugins/request-guards.mjs';
 import { settings } from './lib/settings.mjs';
 import { loadSupergraph } from './lib/supergraph.mjs';
+import { setupTracing } from './lib/tracing.mjs';
 
 // Refuse to start on a missing or broken supergraph (the engine would otherwise keep retrying).
 loadSupergraph(settings.supergraphPath);
@@ -59,6 +60,8 @@ function memoryFigures() {
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
   return { rssMb: mb(rss), heapTotalMb: mb(heapTotal), heapUsedMb: mb(heapUsed), externalMb: mb(external), arrayBuffersMb: mb(arrayBuffers) };
 }
+// Traces to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/operations.md); off otherwise.
+const openTelemetry = setupTracing();
 
 export const gatewayConfig = defineConfig({
   supergraph: settings.supergraphPath,
@@ -70,6 +73,7 @@ export const gatewayConfig = defineConfig({
   logging: settings.logLevel,
   jit: settings.jit,
   ...(unifiedGraphHandler ? { unifiedGraphHandler } : {}),
+  ...(openTelemetry ? { openTelemetry } : {}),
 
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {
