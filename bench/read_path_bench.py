@@ -36,6 +36,7 @@ from devtools.env import production_env  # noqa: E402
 from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
 from devtools.paths import LOG_DIR  # noqa: E402
 from devtools.servers import start_services  # noqa: E402
+from devtools.service_redis import start_service_redis  # noqa: E402
 from devtools.services import graphql_urls, services, subgraphs  # noqa: E402
 from devtools.supervisor import Supervisor  # noqa: E402
 
@@ -93,6 +94,9 @@ def start_platform(supervisor: Supervisor, extra: Supervisor, *,
     env = {**production_env()}
     if "accounts" in ports:
         env["AUTH_JWKS_URL"] = f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"
+    # Services that keep their data in a Redis of their own (the cart) get one on a free port.
+    env.update(start_service_redis(supervisor, ports={s["name"]: free_port() for s in services() if s.get("redis")},
+                                   data_root=Path(tempfile.mkdtemp(prefix="bench-service-redis-", dir=LOG_DIR))))
     base = start_services(supervisor, production=True, ports=ports, extra_env=env)
     subgraph_urls = graphql_urls(base)
     urls = {"catalog": subgraph_urls["catalog"]}

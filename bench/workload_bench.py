@@ -13,7 +13,8 @@ their reads). Each shopper:
   or a product detail of a random known product;
 - 20 %: a cart write (`addToCart` of a random product into the shopper's own anonymous cart, X-Cart-Id),
   when services.json has a `cart` service; otherwise the writes are skipped (and said so) and every
-  request is a read.
+  request is a read. Not done yet: the cart learns products from the catalog's events, and this bench
+  starts no broker or workers, so with the cart present every write answers NOT_FOUND (counted as errors).
 Prints req/s and p50/p99 per kind, errors, the gateway's response-cache hit ratio and the catalog's
 result/data cache hit ratios over the run (from /health and /metrics), with the load average.
 """
@@ -29,6 +30,7 @@ import re
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -162,8 +164,12 @@ async def run_shopper(shopper: Shopper, deadline: float, results: dict[str, list
 
 
 def read_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
+    """The JSON body, also of a 503 (the gateway's /health is 503 while one subgraph is unhealthy)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read())
 
 
 def catalog_cache_counts(catalog_base: str) -> dict[tuple[str, str], float]:
