@@ -56,7 +56,7 @@ def _save(pipe: Any, cart: Cart) -> None:
 def _orderable(product: Product | None, product_id: str, wanted: int) -> Product:
     """The product may be put in a cart at this line quantity, per the read model."""
     if product is None or product.deleted:
-        raise NotFound("No such product.", fields={"product_id": ["No such product."]})
+        raise NotFound("No such product.")
     if not product.is_active:
         raise Conflict("This product is not available.", fields={"product_id": ["Not available."]})
     if wanted > product.stock_quantity:
@@ -122,7 +122,7 @@ def update_cart_item(*, cart_id: str | None, product_id: str, quantity: int) -> 
         cart = _existing(pipe, cart_id)
         previous = cart.quantity_of(product_id)
         if not previous:
-            raise NotFound("This product is not in the cart.", fields={"product_id": ["Not in the cart."]})
+            raise NotFound("This product is not in the cart.")
         if quantity == previous:
             return cart
         if quantity > previous:
@@ -145,7 +145,7 @@ def remove_from_cart(*, cart_id: str | None, product_id: str) -> Cart:
         cart = _existing(pipe, cart_id)
         previous = cart.quantity_of(product_id)
         if not previous:
-            raise NotFound("This product is not in the cart.", fields={"product_id": ["Not in the cart."]})
+            raise NotFound("This product is not in the cart.")
         updated = cart.changed(cart.with_quantity(product_id, 0))
         pipe.multi()
         _save(pipe, updated)
@@ -178,7 +178,7 @@ def merge_cart(*, user_id: str, source_cart_id: str) -> Cart:
     the anonymous cart is deleted. Merging a cart that is gone (merged already) changes nothing."""
     target_id = user_cart_id(user_id)
     if not is_anonymous_cart_id(source_cart_id):
-        raise NotFound("No such anonymous cart.", fields={"cart_id": ["No such anonymous cart."]})
+        raise NotFound("No such anonymous cart.")
 
     def change(pipe: Any) -> Cart:
         target = _load_cart(pipe, target_id) or Cart.empty(target_id, user_id)
