@@ -234,6 +234,36 @@ def start_services(supervisor: Supervisor, *, production: bool = False, ports: d
     return urls
 
 
+def start_service_redis(supervisor: Supervisor, *, ports: dict[str, int] | None = None,
+                        data_root: Path | None = None) -> dict[str, str]:
+    """Start the redis-server a service keeps its data in (services.json "redis", e.g. the cart's):
+    persistent (AOF, appendfsync everysec) on its own port, data under .run/ (or `data_root`).
+    Returns the settings that point the service at it, e.g. {"CART_REDIS_URL": "redis://..."}."""
+    settings = {}
+    for service in services():
+        spec = service.get("redis")
+        if not spec:
+            continue
+        name = service["name"]
+        port = (ports or {}).get(name, spec["port"])
+        data_dir = (data_root / f"{name}-redis") if data_root else ROOT / spec["dir"]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if port_open("127.0.0.1", port):
+            raise SystemExit(f"[manage_all] port {port} for the {name} Redis is taken (another `up`?)")
+        command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), "--save", "",
+                   "--appendonly", "yes" if spec.get("appendonly", True) else "no", "--appendfsync", "everysec"]
+        process = supervisor.start(f"{name}-redis", command, cwd=ROOT, env=dict(os.environ))
+
+        def ready(p: int = port, proc: subprocess.Popen[bytes] = process, n: str = name) -> bool:
+            if proc.poll() is not None:
+                raise SystemExit(f"[manage_all] the {n} Redis exited with {proc.returncode}; see .run/{n}-redis.log")
+            return port_open("127.0.0.1", p)
+
+        wait_for(ready, timeout=30, what=f"the {name} Redis on port {port}")
+        settings[spec["url_setting"]] = f"redis://127.0.0.1:{port}/0"
+    return settings
+
+
 def production_env() -> dict[str, str]:
     """`up --prod` on a workstation: a generated secret key kept in .run/ unless one is given."""
     LOG_DIR.mkdir(exist_ok=True)
@@ -405,6 +435,7 @@ def up(args: list[str]) -> int:
     try:
         kafka = start_broker(supervisor)
         extra_env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, **(production_env() if production else {})}
+        extra_env.update(start_service_redis(supervisor))
         urls = start_services(supervisor, production=production, extra_env=extra_env)
         start_workers(supervisor, broker=kafka, production=production, extra_env=extra_env)
         compose_supergraph(graphql_urls(urls))
@@ -422,6 +453,10 @@ def up(args: list[str]) -> int:
             print(f"  {'':<10} health   {base}/health/")
             for worker in service.get("workers", []):
                 print(f"  {'':<10} worker   manage.py {worker} (log .run/{service['name']}-{worker}.log)")
+            if service.get("redis"):
+                redis_dir = service["redis"]["dir"]
+                print(f"  {'':<10} redis    127.0.0.1:{service['redis']['port']} (AOF in {redis_dir}/, "
+                      f"log .run/{service['name']}-redis.log)")
         print(f"  {'broker':<10} kafka    {kafka} (Tansu, in memory: a restart forgets every event)")
         sys.stdout.flush()
         supervise_until_interrupted(supervisor)

@@ -87,6 +87,7 @@ class Platform:
     subgraphs: dict[str, str]  # subgraph name -> GraphQL URL
     supergraph: Path
     gateway_url: str  # development-mode gateway base URL
+    env: dict[str, str] = field(default_factory=dict)  # what every service and worker was started with
     clients: list[GraphQL] = field(default_factory=list)
 
     def client(self, base_url: str | None = None, path: str = "/graphql", **headers: str) -> GraphQL:
@@ -128,12 +129,17 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         })
     platform = None
     try:
+        # Services that keep their data in a Redis of their own (the cart) get one on a free port.
+        extra_env.update(manage_all.start_service_redis(
+            supervisor, ports={s["name"]: free_port() for s in manage_all.services() if s.get("redis")},
+            data_root=tmp_path_factory.mktemp("service-redis"),
+        ))
         services = manage_all.start_services(supervisor, ports=ports, extra_env=extra_env)
         subgraphs = manage_all.graphql_urls(services)
         supergraph = tmp_path_factory.mktemp("gateway") / "supergraph.graphql"
         assert manage_all.compose_supergraph(subgraphs, out=supergraph, check=False) == 0
         gateway_url = manage_all.start_gateway(supervisor, port=free_port(), supergraph=supergraph, name="e2e-gateway")
-        platform = Platform(supervisor, services, subgraphs, supergraph, gateway_url)
+        platform = Platform(supervisor, services, subgraphs, supergraph, gateway_url, env=extra_env)
         yield platform
     finally:
         for client in platform.clients if platform else []:
@@ -143,6 +149,25 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             os.environ.pop("DATABASE_NAME_SUFFIX", None)
         else:
             os.environ["DATABASE_NAME_SUFFIX"] = saved_suffix
+
+
+@pytest.fixture(scope="session")
+def event_backbone(platform: Platform) -> Iterator[str]:
+    """A broker on a free port and every service's workers (relays, consumers), for tests whose
+    data crosses services through events (e.g. the cart's product read model). Started on demand."""
+    from common.events.broker import TansuBroker
+
+    broker = TansuBroker().start()
+    try:
+        for service in manage_all.services():
+            if service.get("workers"):
+                manage_all.manage(service, ["create_topics"], env=manage_all.service_env(
+                    service, extra={**platform.env, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}))
+        manage_all.start_workers(platform.supervisor, broker=broker.bootstrap_servers, production=False,
+                                 extra_env=platform.env)
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
 
 
 @pytest.fixture(scope="session")
