@@ -1,4 +1,5 @@
 -- One database per service (each service owns its own schema, migrated by its own manage.py).
 CREATE DATABASE catalog;
+CREATE DATABASE cart;
 CREATE DATABASE accounts;
 CREATE DATABASE orders;
