@@ -7,7 +7,7 @@ holds the unguessable id sent in `X-Cart-Id`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 from common.auth.principal import Principal
 from common.errors import NotFound
@@ -18,20 +18,20 @@ VIEW_ANY_CART = "cart.view_cart"
 CART_HEADER = "X-Cart-Id"
 
 
-@dataclass(frozen=True)
 class Caller:
-    user_id: str | None
-    header_cart_id: str | None
-    can_view_any: bool = False
+    def __init__(self, principal: Principal, header_cart_id: str | None) -> None:
+        self.principal = principal
+        self.user_id = principal.user_id
+        self.header_cart_id = (header_cart_id or "").strip() or None
 
     @classmethod
     def of(cls, principal: Principal, header_cart_id: str | None) -> Caller:
-        header = (header_cart_id or "").strip() or None
-        return cls(
-            user_id=principal.user_id,
-            header_cart_id=header,
-            can_view_any=principal.is_authenticated and principal.has_perms([VIEW_ANY_CART]),
-        )
+        return cls(principal, header_cart_id)
+
+    @cached_property
+    def can_view_any(self) -> bool:
+        # Asked only when someone else's cart is at stake (it may read the user replica).
+        return self.principal.is_authenticated and self.principal.has_perms([VIEW_ANY_CART])
 
     @property
     def own_cart_id(self) -> str | None:

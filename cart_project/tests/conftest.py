@@ -1,5 +1,5 @@
 """Cart test fixtures: the cart's own redis-server (persistent, AOF, on a free port), a fresh key
-prefix per test, a GraphQL client over Django's test client, and helpers that feed the product
+prefix per test, the shared GraphQL test client (common.testing) able to send X-Cart-Id, and helpers that feed the product
 read model through the real event handlers.
 
 Tokens come from `common.auth.pytest_plugin` (pytest.ini); the broker, topic readers and
@@ -18,7 +18,7 @@ from cart import store
 from common.cache.testing import PrivateRedisServer
 from common.events.envelope import Envelope
 from common.events.handlers import handlers_for
-from django.test import Client
+from common.testing.graphql import GraphQLTestClient
 from django.utils import timezone
 
 pytest_plugins = ["common.events.testing"]
@@ -47,44 +47,29 @@ def cart_store(settings: Any, cart_redis: PrivateRedisServer) -> Iterator[Any]:
         pass
 
 
-class GraphQLClient:
-    def __init__(self, client: Client, token: str | None = None, cart_id: str | None = None) -> None:
-        self.client = client
-        self.token = token
+class CartClient(GraphQLTestClient):
+    """The shared GraphQL test client that can also name a cart (the X-Cart-Id header)."""
+
+    def __init__(self, client: Any, path: str = "/graphql/", token: str | None = None,
+                 cart_id: str | None = None) -> None:
+        super().__init__(client, path, token)
         self.cart_id = cart_id
 
-    def as_token(self, token: str | None) -> GraphQLClient:
-        return GraphQLClient(self.client, token, self.cart_id)
+    def as_token(self, token: str | None) -> CartClient:
+        return CartClient(self.client, self.path, token, self.cart_id)
 
-    def with_cart(self, cart_id: str | None) -> GraphQLClient:
-        return GraphQLClient(self.client, self.token, cart_id)
+    def with_cart(self, cart_id: str | None) -> CartClient:
+        return CartClient(self.client, self.path, self.token, cart_id)
 
-    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {}
-        if self.token is not None:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
+    def execute(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         if self.cart_id is not None:
-            headers["HTTP_X_CART_ID"] = self.cart_id
-        response = self.client.post(
-            "/graphql/", {"query": query, "variables": variables or {}}, content_type="application/json", **headers
-        )
-        assert response.status_code < 500, response.content
-        return response.json()
-
-    def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.execute(query, variables)
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-    def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.execute(query, variables)
-        assert body.get("errors"), body
-        return body["errors"][0]
+            kwargs.setdefault("HTTP_X_CART_ID", self.cart_id)
+        return super().execute(query, variables, **kwargs)
 
 
 @pytest.fixture
-def gql(db: None) -> GraphQLClient:
-    return GraphQLClient(Client())
+def gql(graphql_client: GraphQLTestClient, db: None) -> CartClient:
+    return CartClient(graphql_client.client)
 
 
 def product_event(event_type: str, product_id: str, **fields: Any) -> Envelope:

@@ -17,7 +17,8 @@ from cart import commands, queries, store
 from common.events import clients
 from common.events.envelope import Envelope
 from common.events.redis_outbox import RedisOutboxRelay
-from common.events.testing import Background, wait_for
+from common.testing.polling import wait_until
+from common.testing.threads import Background
 from django.db import connection
 
 from tests.conftest import product_event
@@ -51,8 +52,8 @@ def test_relay_publishes_each_event_once_in_order_and_trims_after_the_ack(events
         cart = commands.add_to_cart(cart_id=None, user_id=None, product_id=lamp, quantity=1)
         for quantity in range(2, 6):
             commands.update_cart_item(cart_id=cart.id, product_id=lamp, quantity=quantity)
-        records = reader.read_until(lambda rs: len(of_carts(rs, {cart.id})) >= 5, message="5 cart events")
-        wait_for(lambda: store.client().xlen(store.outbox_stream()) == 0, message="the stream trimmed")
+        records = reader.read_until(lambda rs: len(of_carts(rs, {cart.id})) >= 5, what="5 cart events")
+        wait_until(lambda: store.client().xlen(store.outbox_stream()) == 0, what="the stream trimmed")
     finally:
         background.stop()
     events = of_carts(records, {cart.id})
@@ -75,8 +76,8 @@ def test_relay_down_events_wait_and_arrive_later_none_lost_none_twice(events_set
     ids = {cart.id for cart in carts}
     background = Background(relay(batch_size=4))  # several batches
     try:
-        records = reader.read_until(lambda rs: len(of_carts(rs, ids)) >= 15, message="the 15 waiting events")
-        wait_for(lambda: store.client().xlen(store.outbox_stream()) == 0, message="the stream trimmed")
+        records = reader.read_until(lambda rs: len(of_carts(rs, ids)) >= 15, what="the 15 waiting events")
+        wait_until(lambda: store.client().xlen(store.outbox_stream()) == 0, what="the stream trimmed")
     finally:
         background.stop()
     events = of_carts(records, ids)
@@ -94,8 +95,8 @@ def test_two_relays_publish_each_event_exactly_once(events_settings, topic_reade
         cart = commands.add_to_cart(cart_id=None, user_id=None, product_id=lamp, quantity=1)
         for quantity in range(2, 31):
             commands.update_cart_item(cart_id=cart.id, product_id=lamp, quantity=quantity)
-        records = reader.read_until(lambda rs: len(of_carts(rs, {cart.id})) >= 30, message="30 events")
-        wait_for(lambda: store.client().xlen(store.outbox_stream()) == 0, message="the stream trimmed")
+        records = reader.read_until(lambda rs: len(of_carts(rs, {cart.id})) >= 30, what="30 events")
+        wait_until(lambda: store.client().xlen(store.outbox_stream()) == 0, what="the stream trimmed")
     finally:
         for background in running:
             background.stop()
@@ -108,13 +109,13 @@ def test_consumer_applies_catalog_and_order_events_once_even_when_redelivered(ev
     created = product_event("catalog.product.created", lamp, price="4.00", stock_quantity=10)
     produce("catalog.product", created)
     run_consumer(topics=["catalog.product", "orders.order"])
-    wait_for(lambda: queries.products_by_id([lamp]), timeout=30, message="the read model has the product")
+    wait_until(lambda: queries.products_by_id([lamp]), timeout=30, what="the read model has the product")
     cart = commands.add_to_cart(cart_id=None, user_id=None, product_id=lamp, quantity=3)
 
     placed = order_placed({"id": cart.id, "version": cart.version}, None, [(lamp, 1)])
     produce("orders.order", placed, placed)  # the same event twice: redelivery
     produce("catalog.product", product_event("catalog.product.updated", lamp, price="5.00", stock_quantity=10))
-    wait_for(lambda: queries.products_by_id([lamp])[lamp].price == 5, timeout=30, message="the price update")
+    wait_until(lambda: queries.products_by_id([lamp])[lamp].price == 5, timeout=30, what="the price update")
     current = queries.get_cart(cart.id)
     assert [(line.product_id, line.quantity) for line in current.items] == [(lamp, 2)]  # one lamp taken, once
     assert current.version == 2
@@ -137,7 +138,7 @@ def test_worker_processes_carry_a_mutation_to_kafka_and_stop_on_sigterm(events_s
         # The consumer process applies catalog events to the read model in Redis.
         desk = str(uuid.uuid4())
         produce("catalog.product", product_event("catalog.product.created", desk, price="7.00"))
-        applied = wait_for(lambda: queries.products_by_id([desk]), timeout=60, message="the consume process applied it")
+        applied = wait_until(lambda: queries.products_by_id([desk]), timeout=60, what="the consume process applied it")
         assert applied[desk].price == 7
     finally:
         for worker in workers:
