@@ -147,3 +147,25 @@ def test_worker_processes_carry_a_mutation_to_kafka_and_stop_on_sigterm(events_s
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     assert "Traceback" not in "".join(outputs), outputs
     assert json.loads(event.to_json())["producer"] == "cart"
+
+
+def test_broker_down_the_events_wait_in_redis_and_are_published_once_it_is_back(events_settings, kafka_broker,
+                                                                                 topic_reader, product):
+    lamp = product(stock_quantity=100)
+    background = Background(relay())
+    try:
+        kafka_broker.stop()
+        cart = commands.add_to_cart(cart_id=None, user_id=None, product_id=lamp, quantity=1)
+        for quantity in (2, 3):
+            commands.update_cart_item(cart_id=cart.id, product_id=lamp, quantity=quantity)
+        wait_until(lambda: background.worker.stats.failures > 0, timeout=30, what="the relay to notice the outage")
+        assert store.client().xlen(store.outbox_stream()) == 3  # kept until a broker acknowledges them
+        kafka_broker.start()  # same port, empty (memory storage)
+        reader = topic_reader("cart.cart")
+        records = reader.read_until(lambda rs: len(of_carts(rs, {cart.id})) >= 3, timeout=60, what="the 3 events")
+        wait_until(lambda: store.client().xlen(store.outbox_stream()) == 0, what="the stream trimmed")
+    finally:
+        if not kafka_broker.running:
+            kafka_broker.start()
+        background.stop()
+    assert [e.payload["version"] for e in of_carts(records, {cart.id})] == [1, 2, 3]
