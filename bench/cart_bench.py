@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gateway_bench import Result, _free_port, load  # noqa: E402 - the same load generator
+from common.testing.net import free_port as _free_port  # noqa: E402
+from gateway_bench import Result, load  # noqa: E402 - the same load generator
 
 import manage_all  # noqa: E402 - starts services and gateways the same way `up` does
 

@@ -33,16 +33,22 @@ def _quantity(quantity: int, *, minimum: int) -> int:
     return quantity
 
 
+def _watch_and_read(pipe: Any, cart_ids: list[str], product_ids: list[str]) -> tuple[list[Cart | None], dict[str, Product]]:
+    """WATCH the carts and products (one round trip), then read them all (one more): EXEC will
+    fail if any of them changes before it. Reads need not use the watching connection."""
+    keys = [store.cart_key(c) for c in cart_ids] + [store.product_key(p) for p in product_ids]
+    pipe.watch(*keys)
+    with store.client().pipeline(transaction=False) as reader:
+        for key in keys:
+            reader.hgetall(key)
+        rows = reader.execute()
+    carts = [Cart.from_hash(cart_id, row) for cart_id, row in zip(cart_ids, rows, strict=False)]
+    found = (Product.from_hash(p, row) for p, row in zip(product_ids, rows[len(cart_ids):], strict=True))
+    return carts, {product.id: product for product in found if product is not None}
+
+
 def _load_cart(pipe: Any, cart_id: str) -> Cart | None:
-    key = store.cart_key(cart_id)
-    pipe.watch(key)
-    return Cart.from_hash(cart_id, pipe.hgetall(key))
-
-
-def _load_product(pipe: Any, product_id: str) -> Product | None:
-    key = store.product_key(product_id)
-    pipe.watch(key)
-    return Product.from_hash(product_id, pipe.hgetall(key))
+    return _watch_and_read(pipe, [cart_id], [])[0][0]
 
 
 def _save(pipe: Any, cart: Cart) -> None:
@@ -89,7 +95,8 @@ def add_to_cart(*, cart_id: str | None, user_id: str | None, product_id: str, qu
         cart_id = new_anonymous_cart_id()  # ids are minted here, never chosen by the client
 
     def change(pipe: Any) -> Cart:
-        cart = _load_cart(pipe, cart_id) or Cart.empty(cart_id, user_id)
+        [found], products = _watch_and_read(pipe, [cart_id], [product_id])
+        cart = found or Cart.empty(cart_id, user_id)
         previous = cart.quantity_of(product_id)
         wanted = previous + quantity
         if wanted > settings.CART_MAX_LINE_QUANTITY:
@@ -99,7 +106,7 @@ def add_to_cart(*, cart_id: str | None, user_id: str | None, product_id: str, qu
             )
         if not previous and len(cart.items) >= settings.CART_MAX_LINES:
             raise Conflict(f"A cart holds at most {settings.CART_MAX_LINES} different products.")
-        _orderable(_load_product(pipe, product_id), product_id, wanted)
+        _orderable(products.get(product_id), product_id, wanted)
         updated = cart.changed(cart.with_quantity(product_id, wanted))
         pipe.multi()
         _save(pipe, updated)
@@ -117,16 +124,20 @@ def update_cart_item(*, cart_id: str | None, product_id: str, quantity: int) -> 
     quantity = _quantity(quantity, minimum=0)
     if quantity == 0:
         return remove_from_cart(cart_id=cart_id, product_id=product_id)
+    if cart_id is None:
+        raise NotFound("No such cart.")
 
     def change(pipe: Any) -> Cart:
-        cart = _existing(pipe, cart_id)
+        [cart], products = _watch_and_read(pipe, [cart_id], [product_id])
+        if cart is None:
+            raise NotFound("No such cart.")
         previous = cart.quantity_of(product_id)
         if not previous:
             raise NotFound("This product is not in the cart.")
         if quantity == previous:
             return cart
         if quantity > previous:
-            _orderable(_load_product(pipe, product_id), product_id, quantity)
+            _orderable(products.get(product_id), product_id, quantity)
         updated = cart.changed(cart.with_quantity(product_id, quantity))
         pipe.multi()
         _save(pipe, updated)
@@ -181,13 +192,14 @@ def merge_cart(*, user_id: str, source_cart_id: str) -> Cart:
         raise NotFound("No such anonymous cart.")
 
     def change(pipe: Any) -> Cart:
-        target = _load_cart(pipe, target_id) or Cart.empty(target_id, user_id)
-        source = _load_cart(pipe, source_cart_id)
+        [found, source], _ = _watch_and_read(pipe, [target_id, source_cart_id], [])
+        target = found or Cart.empty(target_id, user_id)
         if source is None:
             return target
+        _, products = _watch_and_read(pipe, [], [line.product_id for line in source.items])
         lines = list(target.items)
         for line in source.items:
-            product = _load_product(pipe, line.product_id)
+            product = products.get(line.product_id)
             cap = settings.CART_MAX_LINE_QUANTITY
             if product is not None and product.available:
                 cap = min(cap, product.stock_quantity)

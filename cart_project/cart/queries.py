@@ -7,17 +7,20 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from cart import store
-from cart.model import Cart, Product
+from cart.model import Cart, Product, is_anonymous_cart_id
 
 
 @store.needs_redis
 def get_cart(cart_id: str, *, touch: bool = True) -> Cart | None:
     """The cart, or None. Reading an anonymous cart counts as use: its 30 days start again."""
     key = store.cart_key(cart_id)
-    cart = Cart.from_hash(cart_id, store.client().hgetall(key))
-    if cart is not None and touch and cart.is_anonymous:
-        store.client().expire(key, settings.CART_ANONYMOUS_TTL_SECONDS)
-    return cart
+    if not (touch and is_anonymous_cart_id(cart_id)):
+        return Cart.from_hash(cart_id, store.client().hgetall(key))
+    with store.client().pipeline(transaction=False) as pipe:  # one round trip for both
+        pipe.hgetall(key)
+        pipe.expire(key, settings.CART_ANONYMOUS_TTL_SECONDS)
+        data, _ = pipe.execute()
+    return Cart.from_hash(cart_id, data)
 
 
 @store.needs_redis
