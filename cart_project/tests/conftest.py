@@ -33,6 +33,16 @@ def cart_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedi
     server.stop()
 
 
+@pytest.fixture
+def own_redis(settings: Any, tmp_path: Any) -> Iterator[PrivateRedisServer]:
+    """A cart Redis this test may stop or kill: persistent like production (AOF, appendfsync everysec)."""
+    server = PrivateRedisServer(data_dir=str(tmp_path))
+    server.start()
+    settings.CART_REDIS_URL = server.url
+    yield server
+    server.kill()
+
+
 @pytest.fixture(autouse=True)
 def cart_store(settings: Any, cart_redis: PrivateRedisServer) -> Iterator[Any]:
     """Each test has its own key prefix in the cart Redis."""

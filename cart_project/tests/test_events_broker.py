@@ -169,3 +169,17 @@ def test_broker_down_the_events_wait_in_redis_and_are_published_once_it_is_back(
             kafka_broker.start()
         background.stop()
     assert [e.payload["version"] for e in of_carts(records, {cart.id})] == [1, 2, 3]
+
+
+def test_cart_redis_down_the_consumer_waits_and_applies_once_it_is_back(events_settings, run_consumer, own_redis):
+    lamp = str(uuid.uuid4())
+    own_redis.stop()
+    consumer = run_consumer(topics=["catalog.product"])
+    outages = []
+    recover = consumer.applier.recover
+    consumer.applier.recover = lambda: (outages.append(1), recover())  # called on each transient error
+    produce("catalog.product", product_event("catalog.product.created", lamp, price="2.00"))
+    wait_until(lambda: len(outages) >= 2, timeout=45, what="the consumer to wait out the Redis outage")
+    own_redis.start()
+    wait_until(lambda: queries.products_by_id([lamp]), timeout=45, what="the event applied after the outage")
+    assert consumer.stats.dead_lettered == 0 and consumer.stats.retries == 0  # waited, not retried as a failure

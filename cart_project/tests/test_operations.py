@@ -7,21 +7,10 @@ from io import StringIO
 
 import pytest
 from cart import store
-from common.cache.testing import PrivateRedisServer
 from django.core.management import call_command
 from django.test import Client
 
 from tests.conftest import ADD, CART, CLEAR, MERGE
-
-
-@pytest.fixture
-def own_redis(settings, tmp_path):
-    """A cart Redis this test may kill: persistent like production (AOF, appendfsync everysec)."""
-    server = PrivateRedisServer(data_dir=str(tmp_path))
-    server.start()
-    settings.CART_REDIS_URL = server.url
-    yield server
-    server.kill()
 
 
 def test_every_acknowledged_cart_survives_sigterm_and_then_sigkill(gql, product, own_redis, tokens):
