@@ -33,10 +33,14 @@ def _quantity(quantity: int, *, minimum: int) -> int:
     return quantity
 
 
-def _watch_and_read(pipe: Any, cart_ids: list[str], product_ids: list[str]) -> tuple[list[Cart | None], dict[str, Product]]:
+def _watch_and_read(
+    pipe: Any, cart_ids: list[str], product_ids: list[str]
+) -> tuple[list[Cart | None], dict[str, Product]]:
     """WATCH the carts and products (one round trip), then read them all (one more): EXEC will
     fail if any of them changes before it. Reads need not use the watching connection."""
     keys = [store.cart_key(c) for c in cart_ids] + [store.product_key(p) for p in product_ids]
+    if not keys:
+        return [], {}
     pipe.watch(*keys)
     with store.client().pipeline(transaction=False) as reader:
         for key in keys:

@@ -58,3 +58,14 @@ def test_merge_needs_a_signed_in_user_and_an_anonymous_cart(gql, product, tokens
     # Another user's cart can never be merged away.
     assert thief.error(MERGE, {"c": f"user-{other.user_id}"})["extensions"]["code"] == "NOT_FOUND"
     assert store.client().exists(store.cart_key(f"user-{other.user_id}"))
+
+
+def test_merging_an_emptied_anonymous_cart_deletes_it_and_keeps_the_users_lines(gql, product, tokens):
+    lamp = product()
+    anonymous = gql.with_cart(gql.data(ADD, {"p": lamp, "q": 1})["addToCart"]["id"])
+    anonymous.data("mutation { clearCart { version } }")
+    user = gql.as_token(tokens.mint().token)
+    user.data(ADD, {"p": lamp, "q": 2})
+    merged = user.data(MERGE, {"c": anonymous.cart_id})["mergeCart"]
+    assert [i["quantity"] for i in merged["items"]] == [2] and merged["version"] == 2
+    assert not store.client().exists(store.cart_key(anonymous.cart_id))
