@@ -8,12 +8,16 @@ the gateway and the tests wait for their events to reach the cart's read model.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
 
 import pytest
+from common.testing.polling import wait_until
 from conftest import GraphQL, service_names
+
+import manage_all
 
 pytestmark = pytest.mark.skipif(not {"cart", "accounts", "catalog"} <= service_names(),
                                 reason="needs the cart, accounts and catalog services")
@@ -84,3 +88,26 @@ def test_anonymous_cart_then_login_merge_and_one_query_across_three_subgraphs(ga
 def test_cart_errors_reach_the_client_with_their_code(gateway: GraphQL, products):
     error = gateway.error(ADD, {"p": products[0]["id"], "q": 500})
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "quantity" in error["extensions"]["fields"]
+
+
+def test_cart_redis_restart_through_the_gateway(platform, gateway: GraphQL, products):
+    """The cart's Redis stops: a clean SERVICE_UNAVAILABLE from the cart (other subgraphs unaffected);
+    restarted from its AOF, the cart is back as it was."""
+    cart = add_when_known(gateway, products[0]["id"], 3)
+    redis_process = platform.supervisor.processes["cart-redis"]
+    command = list(redis_process.args)
+    redis_process.terminate()
+    redis_process.wait(timeout=20)
+    try:
+        body = gateway.execute("{ cart { id } }", headers={"X-Cart-Id": cart["id"]})
+        assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE", body
+        assert body["errors"][0]["extensions"].get("serviceName") == "cart"
+        assert gateway.data("{ products(first: 1) { totalCount } }")["products"]["totalCount"] > 0
+    finally:
+        platform.supervisor.start("cart-redis", command, cwd=manage_all.ROOT, env=dict(os.environ))
+    def cart_again() -> dict | None:
+        body = gateway.execute("{ cart { id version items { quantity } } }", headers={"X-Cart-Id": cart["id"]})
+        return (body.get("data") or {}).get("cart")
+
+    again = wait_until(cart_again, timeout=30, what="the cart back after the restart")
+    assert again == {"id": cart["id"], "version": 1, "items": [{"quantity": 3}]}
