@@ -5,7 +5,8 @@
 
 One run starts every service under gunicorn (production settings, `_bench` databases, seeded), the
 cart's own Redis (AOF, appendfsync everysec, a throw-away data directory), a broker and every
-service's workers (outbox relays, consumers), and a production gateway (response cache off).
+service's workers (outbox relays, consumers), and a production gateway (response cache and in-flight
+de-duplication off: the raw cost of each request).
 A catalog manager creates the benchmark product through the gateway; the run waits for its event
 to reach the cart's read model. Then:
 
@@ -80,7 +81,10 @@ def start(supervisor: manage_all.Supervisor, data_dir: Path) -> tuple[str, str]:
     supergraph = manage_all.LOG_DIR / "bench-cart-supergraph.graphql"
     manage_all.compose_supergraph(manage_all.graphql_urls(base), out=supergraph)
     gateway = manage_all.start_gateway(supervisor, port=_free_port(), production=True, supergraph=supergraph,
-                                       name="bench-cart-gateway", extra_env={"GATEWAY_RESPONSE_CACHE": "0"})
+                                       name="bench-cart-gateway",
+                                       # Raw cost: identical in-flight `cart` queries would otherwise share one
+                                       # subgraph call (real shoppers send different X-Cart-Id headers).
+                                       extra_env={"GATEWAY_RESPONSE_CACHE": "0", "GATEWAY_DEDUPE_INFLIGHT": "0"})
     return gateway + "/graphql", broker.bootstrap_servers
 
 
@@ -177,7 +181,7 @@ def main() -> int:
             print(f"load average at the start: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} "
                   f"on {os.cpu_count()} cores")
             print(f"services under gunicorn ({os.environ.get('GUNICORN_WORKERS', os.cpu_count() * 2 + 1)} workers), "
-                  f"production gateway at {gateway} (response cache off), cart Redis with AOF everysec")
+                  f"production gateway at {gateway} (response cache and in-flight dedup off), cart Redis with AOF everysec")
             results = []
             add_body = json.dumps({"query": ADD, "variables": {"p": product_id}}).encode()
             cart_body = json.dumps({"query": CART}).encode()
