@@ -183,3 +183,21 @@ def test_cart_redis_down_the_consumer_waits_and_applies_once_it_is_back(events_s
     own_redis.start()
     wait_until(lambda: queries.products_by_id([lamp]), timeout=45, what="the event applied after the outage")
     assert consumer.stats.dead_lettered == 0 and consumer.stats.retries == 0  # waited, not retried as a failure
+
+
+def test_a_standby_relay_takes_over_when_the_lease_of_a_dead_one_expires(events_settings, topic_reader, product):
+    lamp = product()
+    # A relay that died holding the lease: nobody renews it, it expires after 1.5 s.
+    store.client().set(f"{store.outbox_stream()}:relay-lock", "dead-relay", px=1500)
+    cart = commands.add_to_cart(cart_id=None, user_id=None, product_id=lamp, quantity=1)
+    reader = topic_reader("cart.cart")
+    standby = relay()
+    background = Background(standby)
+    try:
+        wait_until(lambda: standby.stats.standby > 0, what="the relay standing by")
+        assert store.client().xlen(store.outbox_stream()) == 1
+        records = reader.read_until(lambda rs: of_carts(rs, {cart.id}), timeout=30, what="the event after takeover")
+    finally:
+        background.stop()
+    assert len(of_carts(records, {cart.id})) == 1
+    assert not store.client().exists(f"{store.outbox_stream()}:relay-lock")  # released on a clean stop
