@@ -201,3 +201,35 @@ def test_a_standby_relay_takes_over_when_the_lease_of_a_dead_one_expires(events_
         background.stop()
     assert len(of_carts(records, {cart.id})) == 1
     assert not store.client().exists(f"{store.outbox_stream()}:relay-lock")  # released on a clean stop
+
+
+def test_a_relay_that_fails_after_the_ack_publishes_again_with_the_same_event_id(events_settings, topic_reader,
+                                                                                 product):
+    import redis
+
+    lamp = product()
+    cart = commands.add_to_cart(cart_id=None, user_id=None, product_id=lamp, quantity=1)
+    reader = topic_reader("cart.cart")
+    flaky = relay()
+    real_xdel = flaky.client.xdel
+    failures = []
+
+    class FlakyClient:  # the trim after the broker's ack fails once (a crash at the worst moment)
+        def __getattr__(self, name):
+            return getattr(store.client(), name)
+
+        def xdel(self, *args):
+            if not failures:
+                failures.append(1)
+                raise redis.ConnectionError("lost the connection after the ack")
+            return real_xdel(*args)
+
+    flaky.client = FlakyClient()
+    background = Background(flaky)
+    try:
+        records = reader.read_until(lambda rs: len(of_carts(rs, {cart.id})) >= 2, timeout=30, what="the redelivery")
+        wait_until(lambda: store.client().xlen(store.outbox_stream()) == 0, what="the stream trimmed")
+    finally:
+        background.stop()
+    first, second = of_carts(records, {cart.id})[:2]
+    assert first.event_id == second.event_id  # at least once: consumers deduplicate by event id
