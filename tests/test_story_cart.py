@@ -111,3 +111,23 @@ def test_cart_redis_restart_through_the_gateway(platform, gateway: GraphQL, prod
 
     again = wait_until(cart_again, timeout=30, what="the cart back after the restart")
     assert again == {"id": cart["id"], "version": 1, "items": [{"quantity": 3}]}
+
+
+def test_a_deleted_product_stays_in_the_cart_as_unavailable(gateway: GraphQL, event_backbone: str):
+    token = gateway.data(LOGIN, {"e": CATALOG_MANAGER[0], "p": CATALOG_MANAGER[1]})["login"]["accessToken"]
+    manager = {"Authorization": f"Bearer {token}"}
+    product_input = {"sku": f"E2E-{uuid.uuid4().hex[:10]}", "name": "Soon gone", "price": "3.00", "stockQuantity": 5}
+    doomed = gateway.data(CREATE_PRODUCT, {"input": product_input}, headers=manager)["createProduct"]["product"]
+    cart = add_when_known(gateway, doomed["id"], 1)
+    gateway.data("mutation($id: ID!) { deleteProduct(id: $id) { deletedId } }", {"id": doomed["id"]}, headers=manager)
+    query = "{ cart { items { available quantity product { id } } } }"
+
+    def unavailable() -> dict | None:
+        items = gateway.data(query, headers={"X-Cart-Id": cart["id"]})["cart"]["items"]
+        return items if items and not items[0]["available"] else None
+
+    items = wait_until(unavailable, timeout=60, what="the deletion to reach the cart")
+    assert items == [{"available": False, "quantity": 1, "product": {"id": doomed["id"]}}]
+    # Fields only the catalog has are gone with the product: the gateway answers `product: null`.
+    body = gateway.execute("{ cart { items { available product { name } } } }", headers={"X-Cart-Id": cart["id"]})
+    assert body["data"]["cart"]["items"] == [{"available": False, "product": None}]
