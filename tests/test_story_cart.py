@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from common.testing.polling import wait_until
 from conftest import GraphQL, service_names
 
-import manage_all
 
 pytestmark = pytest.mark.skipif(not {"cart", "accounts", "catalog"} <= service_names(),
                                 reason="needs the cart, accounts and catalog services")
@@ -104,7 +104,7 @@ def test_cart_redis_restart_through_the_gateway(platform, gateway: GraphQL, prod
         assert body["errors"][0]["extensions"].get("serviceName") == "cart"
         assert gateway.data("{ products(first: 1) { totalCount } }")["products"]["totalCount"] > 0
     finally:
-        platform.supervisor.start("cart-redis", command, cwd=manage_all.ROOT, env=dict(os.environ))
+        platform.supervisor.start("cart-redis", command, cwd=Path(__file__).resolve().parents[1], env=dict(os.environ))
     def cart_again() -> dict | None:
         body = gateway.execute("{ cart { id version items { quantity } } }", headers={"X-Cart-Id": cart["id"]})
         return (body.get("data") or {}).get("cart")
