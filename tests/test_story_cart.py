@@ -18,7 +18,6 @@ import pytest
 from common.testing.polling import wait_until
 from conftest import GraphQL, service_names
 
-
 pytestmark = pytest.mark.skipif(not {"cart", "accounts", "catalog"} <= service_names(),
                                 reason="needs the cart, accounts and catalog services")
 
