@@ -32,6 +32,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,7 +41,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common.testing.net import free_port as _free_port  # noqa: E402
 from gateway_bench import Result, load  # noqa: E402 - the same load generator
 
-import manage_all  # noqa: E402 - starts services and gateways the same way `up` does
+import devtools.services as discovery  # noqa: E402 - starts services and gateways the same way `up` does
+from devtools.bootstrap import setup  # noqa: E402
+from devtools.env import production_env, service_env  # noqa: E402
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
+from devtools.manage import manage  # noqa: E402
+from devtools.paths import LOG_DIR  # noqa: E402
+from devtools.servers import start_services, start_workers  # noqa: E402
+from devtools.service_redis import start_service_redis  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 REQUESTS_PER_CONCURRENCY = {1: 300, 10: 1000}
 ADD = "mutation Add($p: ID!) { addToCart(productId: $p, quantity: 1) { id version totalQuantity } }"
@@ -57,30 +66,26 @@ def post(url: str, query: str, variables: dict | None = None, headers: dict[str,
         return json.load(response)
 
 
-def start(supervisor: manage_all.Supervisor, data_dir: Path) -> tuple[str, str, str]:
+def start(supervisor: Supervisor, broker: Any, data_dir: Path) -> tuple[str, str, str]:
     """Returns (gateway GraphQL URL, broker address, cart Redis URL)."""
-    from common.events.broker import TansuBroker
-
-    manage_all.ensure_gateway_dependencies()
-    manage_all.setup(production=True)
-    env = {**manage_all.production_env()}
-    env.update(manage_all.start_service_redis(supervisor, ports={"cart": _free_port()}, data_root=data_dir))
-    broker = TansuBroker()
+    ensure_gateway_dependencies()
+    setup(production=True)
+    env = {**production_env()}
+    env.update(start_service_redis(supervisor, ports={"cart": _free_port()}, data_root=data_dir))
     broker.start()
-    supervisor.processes["bench-broker"] = broker._process  # stopped with the rest
     env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-    for service in manage_all.services():
+    for service in discovery.services():
         if service.get("workers"):
-            manage_all.manage(service, ["create_topics"], env=manage_all.service_env(service, "prod", env))
-    ports = {s["name"]: _free_port() for s in manage_all.services()}
+            manage(service, ["create_topics"], env=service_env(service, "prod", env))
+    ports = {s["name"]: _free_port() for s in discovery.services()}
     # Every service verifies tokens against this run's accounts (as the e2e fixture does).
     env["AUTH_JWKS_URL"] = f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"
     env["ACCOUNTS_TRUSTED_PROXY_COUNT"] = "1"
-    base = manage_all.start_services(supervisor, production=True, ports=ports, extra_env=env)
-    manage_all.start_workers(supervisor, broker=broker.bootstrap_servers, production=True, extra_env=env)
-    supergraph = manage_all.LOG_DIR / "bench-cart-supergraph.graphql"
-    manage_all.compose_supergraph(manage_all.graphql_urls(base), out=supergraph)
-    gateway = manage_all.start_gateway(supervisor, port=_free_port(), production=True, supergraph=supergraph,
+    base = start_services(supervisor, production=True, ports=ports, extra_env=env)
+    start_workers(supervisor, broker=broker.bootstrap_servers, production=True, extra_env=env)
+    supergraph = LOG_DIR / "bench-cart-supergraph.graphql"
+    compose_supergraph(discovery.graphql_urls(base), out=supergraph)
+    gateway = start_gateway(supervisor, port=_free_port(), production=True, supergraph=supergraph,
                                        name="bench-cart-gateway",
                                        # Raw cost: identical in-flight `cart` queries would otherwise share one
                                        # subgraph call (real shoppers send different X-Cart-Id headers).
@@ -180,10 +185,13 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
-    supervisor = manage_all.Supervisor()
+    from common.events.broker import TansuBroker
+
+    supervisor = Supervisor()
+    broker = TansuBroker()
     try:
         with tempfile.TemporaryDirectory(prefix="cart-bench-redis-") as data_dir:
-            gateway, broker, cart_redis_url = start(supervisor, Path(data_dir))
+            gateway, bootstrap, cart_redis_url = start(supervisor, broker, Path(data_dir))
             product_id = bench_product(gateway)
             post(gateway, ADD, {"p": product_id})
             cart_id = post(gateway, ADD, {"p": product_id})["data"]["addToCart"]["id"]
@@ -207,7 +215,7 @@ def main() -> int:
                       f"{r.percentile(95):>8.2f} {r.percentile(99):>8.2f} {r.errors:>6}")
             backlog = wait_for_relay(cart_redis_url)  # measure latency, not the drain of the load phase
             print(f"\nthe relay finished the load phase's backlog {backlog:.1f} s after it")
-            latencies = event_latency(gateway, broker, product_id, args.events)
+            latencies = event_latency(gateway, bootstrap, product_id, args.events)
             print(f"\nmutation response -> event readable on Kafka ({len(latencies)} events, ~20 mutations/s): "
                   f"p50 {pct(latencies, 50):.1f} ms, p95 {pct(latencies, 95):.1f} ms, max {latencies[-1]:.1f} ms")
             print(f"\nload average (1/5/15 min) at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} "
@@ -215,6 +223,7 @@ def main() -> int:
             return 1 if any(r.errors for r in results) else 0
     finally:
         supervisor.stop()
+        broker.stop()
 
 
 if __name__ == "__main__":

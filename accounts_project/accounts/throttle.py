@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
+from common.errors import RateLimited
 from django.conf import settings
 from django.http import HttpRequest
 from django_redis import get_redis_connection
-
-from accounts.errors import RateLimited
 
 PREFIX = "accounts:throttle:"
 
@@ -57,7 +56,7 @@ def _refuse_if_over(limits: list[tuple[str, int]]) -> None:
         if count is not None and int(count) >= limit:
             retry_after = max(retry_after, ttl if ttl and ttl > 0 else 1)
     if retry_after:
-        raise RateLimited("Too many attempts. Try again later.", retry_after=retry_after)
+        raise RateLimited("Too many attempts. Try again later.", retry_after=int(retry_after))
 
 
 def _count(keys: list[str], window: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from accounts.models import User
 
-from tests.helpers import ME, PASSWORD, event_types
+from tests.helpers import ME, PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +26,12 @@ def test_register_creates_an_active_customer_who_can_log_in(gql, recorded_events
     assert user["isActive"] is True and user["isStaff"] is False
     stored = User.objects.get(pk=user["id"])
     assert stored.password.startswith("argon2$")
-    assert event_types(recorded_events) == ["accounts.user.registered"]
-    payload = recorded_events[0]["payload"]["user"]
-    assert payload["id"] == user["id"] and payload["roles"] == ["customer"] and recorded_events[0]["topic"] == "accounts.user"
-    assert recorded_events[0]["producer"] == "accounts" and recorded_events[0]["aggregate_id"] == user["id"]
+    assert recorded_events.event_types() == ["accounts.user.created", "accounts.user.updated", "accounts.user.registered"]
+    registered = recorded_events[2]
+    payload = registered["payload"]["user"]
+    assert payload["id"] == user["id"] and payload["roles"] == ["customer"] and registered["topic"] == "accounts.user"
+    assert registered["producer"] == "accounts" and registered["aggregate_id"] == user["id"]
+    assert recorded_events[1]["payload"] == payload  # model state and domain event agree on the user
 
     login = gql.login("NEW.person@example.com")
     assert gql.data(ME, token=login["accessToken"])["me"]["id"] == user["id"]

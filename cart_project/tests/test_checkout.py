@@ -46,6 +46,7 @@ def test_order_placed_removes_what_the_order_took_and_keeps_later_lines(gql, pro
     last = json.loads(store.client().xrevrange(store.outbox_stream(), count=1)[0][1]["envelope"])
     assert last["event_type"] == "cart.cart.checked_out"
     assert last["payload"]["order_id"] == event.payload["order_id"] and last["payload"]["version"] == 5
+    assert last["causation_id"] == str(event.event_id)  # caused by the order's event
     assert last["payload"]["items"] == [{"product_id": lamp, "quantity": 1}, {"product_id": rug, "quantity": 1}]
 
 

@@ -36,6 +36,7 @@ def test_merge_sums_caps_deletes_the_anonymous_cart_and_is_idempotent(gql, produ
     merges = [e for e in events if e["event_type"] == "cart.cart.merged"]
     assert len(merges) == 1
     assert merges[0]["payload"]["source_cart_id"] == anonymous.cart_id
+    assert merges[0]["actor"] == user.user_id and merges[0]["causation_id"] is None  # a request by this user
     assert merges[0]["payload"]["items"] == [{"product_id": p, "quantity": q} for p, q in quantities.items()]
 
 

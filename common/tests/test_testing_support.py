@@ -16,7 +16,7 @@ from common.testing.threads import Background, run_concurrently
 def test_wait_until_returns_the_first_truthy_value_and_times_out_with_a_clear_error():
     values = iter([0, None, "", "ready"])
     assert wait_until(lambda: next(values), timeout=5, interval=0.001) == "ready"
-    with pytest.raises(TimedOut, match="timed out after 0.05s waiting for the moon") as caught:
+    with pytest.raises(TimedOut, match=r"timed out after 0\.05s waiting for the moon") as caught:
         wait_until(lambda: False, timeout=0.05, what="the moon")
     assert isinstance(caught.value, AssertionError) and isinstance(caught.value, TimeoutError)
 

@@ -28,15 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from django.utils import timezone
 from kafka.errors import KafkaError
 
-from common.correlation import current_or_new_correlation_id
 from common.events import clients, topics
 from common.events.backoff import Backoff
-from common.events.conf import service_name, setting
-from common.events.envelope import Envelope, InvalidEnvelope
-from common.events.outbox import TOPIC_NAME
+from common.events.conf import setting
+from common.events.envelope import Envelope
+from common.events.outbox import NewEvent, new_envelope
 
 logger = logging.getLogger(__name__)
 
@@ -48,25 +46,9 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 def build_envelope(*, topic: str, event_type: str, aggregate_id: str, payload: dict[str, Any],
                    schema_version: int = 1) -> Envelope:
-    """The envelope `record_event` writes, validated like the SQL outbox's."""
-    if not TOPIC_NAME.match(topic) or len(topic) > 200:
-        raise InvalidEnvelope(f"topic: {topic!r} is not a valid topic name")
-    if not event_type.startswith(f"{topic}."):
-        raise InvalidEnvelope(f"event_type: {event_type!r} does not belong to topic {topic!r}")
-    envelope = Envelope(
-        event_id=uuid.uuid4(),
-        event_type=event_type,
-        schema_version=schema_version,
-        aggregate_id=str(aggregate_id),
-        occurred_at=timezone.now(),
-        producer=service_name(),
-        correlation_id=current_or_new_correlation_id(),
-        payload=payload,
-    )
-    size = len(envelope.to_json())  # also proves the payload is plain JSON
-    if size > setting("EVENTS_MAX_PAYLOAD_BYTES"):
-        raise InvalidEnvelope(f"event is {size} bytes, above EVENTS_MAX_PAYLOAD_BYTES; publish a reference instead")
-    return envelope
+    """The envelope `record_event` writes: made and validated like the SQL outbox's (actor,
+    causation and correlation from the context)."""
+    return new_envelope(NewEvent(topic, event_type, str(aggregate_id), payload, schema_version))
 
 
 def record_event(pipe: Any, *, stream: str, topic: str, event_type: str, aggregate_id: str,

@@ -29,6 +29,7 @@ from redis.exceptions import WatchError
 from common.correlation import correlation_scope
 from common.events.appliers import SqlApplier
 from common.events.conf import setting
+from common.events.context import causation_scope
 from common.events.envelope import Envelope
 from common.events.handlers import Handler, Registration, Reset, handles
 from common.events.processing import Work
@@ -83,7 +84,9 @@ class RedisApplier:
                     if pipe.exists(marker):
                         pipe.reset()
                         return False
-                    with correlation_scope(envelope.correlation_id):
+                    # Events the handler records carry this event's correlation and actor, and its id as cause.
+                    with correlation_scope(envelope.correlation_id), \
+                            causation_scope(envelope.event_id, actor=envelope.actor):
                         registration.handler(envelope, pipe)  # type: ignore[call-arg]
                     if not pipe.explicit_transaction:
                         pipe.multi()

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ariadne.exceptions import HttpBadRequestError
-from ariadne.explorer import ExplorerGraphiQL
 from ariadne.graphql import graphql_sync
 from ariadne_django.views import GraphQLView
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
@@ -25,7 +24,9 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, GraphQLSchema
 
-from common.graphql.errors import BAD_REQUEST, format_error
+from common.graphiql import render_graphiql
+from common.graphql.errors import bad_request as bad_request_error
+from common.graphql.errors import format_error
 
 
 def ariadne_error_formatter(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
@@ -42,7 +43,7 @@ class _AlreadyLogged(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 def bad_request(message: str) -> JsonResponse:
-    return JsonResponse({"errors": [{"message": message, "extensions": {"code": BAD_REQUEST}}]}, status=400)
+    return JsonResponse({"errors": [bad_request_error(message)]}, status=400)
 
 
 # Re-applied here: overriding dispatch() drops the csrf_exempt mark the parent class put on it.
@@ -62,7 +63,7 @@ class AriadneView(GraphQLView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not self.explorer:
             return HttpResponseNotAllowed(["POST"])
-        return HttpResponse(ExplorerGraphiQL(title=self.explorer_title).html(request))
+        return render_graphiql(request, title=self.explorer_title)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:

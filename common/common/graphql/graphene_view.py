@@ -14,8 +14,9 @@ from graphene_django.views import MUTATION_ERRORS_FLAG, GraphQLView, HttpError
 from graphql import ExecutionResult, OperationType, execute, validate_schema
 
 from common.cache import dependencies, results
+from common.graphiql import TEMPLATE as GRAPHIQL_TEMPLATE
 from common.graphql.documents import prepare, root_fields
-from common.graphql.errors import BAD_REQUEST, format_error
+from common.graphql.errors import bad_request, format_error
 
 _HAD_ERRORS = "_graphql_had_errors"
 
@@ -24,10 +25,12 @@ _HAD_ERRORS = "_graphql_had_errors"
 class GrapheneView(GraphQLView):
     """API clients send bearer tokens, not cookies, so CSRF does not apply here."""
 
+    graphiql_template = GRAPHIQL_TEMPLATE  # GraphiQL's assets from this service, not a CDN
+
     @staticmethod
     def format_error(error: Exception) -> dict[str, Any]:
         if isinstance(error, HttpError):
-            return {"message": error.message, "extensions": {"code": BAD_REQUEST}}
+            return bad_request(error.message)
         return format_error(error)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
