@@ -60,3 +60,18 @@ def test_a_failing_redis_handler_leaves_no_marker_and_no_effect():
         applier().apply_event(event, handlers_for(event.event_type))
     assert store.client().get(store.key("half-written")) is None
     assert not list(store.client().scan_iter(match=store.processed_prefix() + "*"))
+
+
+@pytest.mark.django_db
+def test_redis_handlers_keep_working_inside_a_trace_span():
+    """A record that carries a trace (traceparent header) has its handlers wrapped in a span."""
+    from types import SimpleNamespace
+
+    from common.observability.tracing import TRACEPARENT, traced
+
+    event = envelope()
+    record = SimpleNamespace(headers=[(TRACEPARENT, b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")],
+                             topic="cart.test", partition=0, offset=0)
+    assert applier().apply_event(event, traced(record, handlers_for(event.event_type))) == {
+        "tests.test_applier.sql_handler", "tests.test_applier.redis_handler"}
+    assert store.client().get(store.key("test-counter")) == "1"

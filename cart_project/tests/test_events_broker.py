@@ -233,3 +233,14 @@ def test_a_relay_that_fails_after_the_ack_publishes_again_with_the_same_event_id
         background.stop()
     first, second = of_carts(records, {cart.id})[:2]
     assert first.event_id == second.event_id  # at least once: consumers deduplicate by event id
+
+
+def test_the_relay_beats_for_container_health_checks(events_settings, settings, tmp_path):
+    from common.events.heartbeat import is_fresh
+
+    settings.EVENTS_HEARTBEAT_FILE = str(tmp_path / "alive")
+    background = Background(relay(block_ms=100))
+    try:
+        wait_until(lambda: is_fresh(str(tmp_path / "alive"), 5), what="the heartbeat file")
+    finally:
+        background.stop()

@@ -34,6 +34,7 @@ from common.events import clients, topics
 from common.events.backoff import Backoff
 from common.events.conf import setting
 from common.events.envelope import Envelope
+from common.events.heartbeat import Heartbeat
 from common.events.outbox import NewEvent, new_envelope
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,10 @@ class RedisOutboxRelay:
 
     def run(self) -> None:
         backoff = Backoff(maximum=setting("EVENTS_MAX_BACKOFF_SECONDS"))
+        heartbeat = Heartbeat()  # container health checks (EVENTS_HEARTBEAT_FILE), like the SQL relay
         try:
             while not self.stop.is_set():
+                heartbeat.beat()
                 try:
                     if not self.hold_lease():
                         self.stats.standby += 1
