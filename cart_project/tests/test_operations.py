@@ -72,3 +72,12 @@ def test_no_cart_data_in_sql():
 
     tables = connection.introspection.table_names()
     assert not [table for table in tables if table.startswith("cart_")]
+
+
+def test_metrics_show_the_outbox_stream_backlog(gql, product):
+    lamp = product()
+    gql.data(ADD, {"p": lamp, "q": 1})
+    gql.data(ADD, {"p": lamp, "q": 1})
+    body = Client().get("/metrics/").content.decode()
+    assert 'events_outbox_pending{service="cart"} 2' in body
+    assert "# TYPE events_relay_published_total counter" in body and "# TYPE events_consumer_lag gauge" in body

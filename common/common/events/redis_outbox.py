@@ -36,6 +36,7 @@ from common.events.conf import setting
 from common.events.envelope import Envelope
 from common.events.heartbeat import Heartbeat
 from common.events.outbox import NewEvent, new_envelope
+from common.observability.metrics import event_counters
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class RedisOutboxRelay:
         try:
             while not self.stop.is_set():
                 heartbeat.beat()
+                event_counters.maybe_flush()
                 try:
                     if not self.hold_lease():
                         self.stats.standby += 1
@@ -146,6 +148,7 @@ class RedisOutboxRelay:
         if acked:
             # Trim only what the broker acknowledged: the rest is published again next time.
             self.client.xdel(self.stream, *acked)
+            event_counters.incr("relay", "published", "", len(acked))  # /metrics/ (events_relay_published_total)
             self.stats.published += len(acked)
             self.stats.batches += 1
         if failure is not None:
@@ -212,6 +215,24 @@ class RedisOutboxRelay:
         logger.warning("relay: broker unavailable (%s: %s); events stay in the stream, retrying", type(exc).__name__, exc)
         self._close_producer()
         self._known_topics.clear()
+
+
+def stream_backlog_lines(client: redis.Redis, stream: str, service: str) -> list[str]:
+    """/metrics/ lines of a Redis-stream outbox, named like the SQL outbox's (backlog, oldest age)."""
+    import time
+
+    pending = client.xlen(stream)
+    first = client.xrange(stream, count=1)
+    oldest_ms = int(_text(first[0][0]).split("-")[0]) if first else None  # stream ids start with a ms timestamp
+    age = max(0.0, time.time() - oldest_ms / 1000) if oldest_ms else 0.0
+    return [
+        "# HELP events_outbox_pending Outbox entries not yet published by the relay (the backlog).",
+        "# TYPE events_outbox_pending gauge",
+        f'events_outbox_pending{{service="{service}"}} {pending}',
+        "# HELP events_outbox_oldest_pending_seconds Age of the oldest unpublished outbox entry.",
+        "# TYPE events_outbox_oldest_pending_seconds gauge",
+        f'events_outbox_oldest_pending_seconds{{service="{service}"}} {age:.3f}',
+    ]
 
 
 def _text(value: Any) -> str:
