@@ -32,8 +32,6 @@ K8S_PRODUCTION = ROOT / "deploy" / "k8s" / "overlays" / "production"
 PLANNED: list[dict[str, Any]] = [
     {"name": "cart", "project": "cart_project", "database": "cart", "port": 8002, "graphql_path": "/graphql/",
      "workers": ["relay_outbox", "consume"], "redis": {"url_setting": "CART_REDIS_URL", "appendonly": True}},
-    {"name": "orders", "project": "orders_project", "database": "orders", "port": 8003, "graphql_path": "/graphql/",
-     "workers": ["relay_outbox", "consume", "expire_pending_orders --loop"]},
 ]
 
 # What a service needs beyond its database, the shared Redis and Kafka.

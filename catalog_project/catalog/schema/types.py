@@ -12,7 +12,7 @@ from catalog.models import Category, Product
 from catalog.schema.loaders import category_tree
 
 
-# A value type other subgraphs (cart, orders) define identically: each may resolve it.
+# @shareable: the cart and orders serve the same value type for their prices.
 @shareable(federation_version=FederationVersion.VERSION_2_9)
 class Money(graphene.ObjectType):
     amount = graphene.Decimal(required=True)
