@@ -167,6 +167,18 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
                     if level.errors <= 3:
                         print(f"  error: {exc}", flush=True)
 
+        if use_cart:  # wait until the cart's product read model has the product too
+            probe = Client(http, url, users[0]["token"])
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    await probe.call(ADD_TO_CART, {"id": product_id})
+                    await probe.call(CLEAR_CART)
+                    break
+                except RuntimeError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
         started = time.perf_counter()
         await asyncio.gather(*(shopper(user) for user in users[: level.concurrency]))
         level.seconds = time.perf_counter() - started

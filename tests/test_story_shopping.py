@@ -22,6 +22,7 @@ from shopping import (
     PAY,
     SHIP,
     UPDATE_PRODUCT,
+    OrdersDatabase,
     bearer,
     create_product,
     login,
@@ -68,16 +69,23 @@ def test_the_whole_shopping_story(gateway: GraphQL, platform: Any, event_backbon
     assert [e["node"]["id"] for e in found["edges"]] == [lamp]
     assert gateway.data(SEARCH, {"search": lamp_name}, headers=bearer(token))["products"]["totalCount"] == 1
 
-    # An anonymous cart, then merged into the user's cart after login.
-    anonymous = gateway.data(ADD, {"id": lamp, "q": 1})["addToCart"]
+    # An anonymous cart (once the cart's product read model has the new products), merged into the
+    # user's cart after login.
+    anonymous = eventually(lambda: gateway.data(ADD, {"id": lamp, "q": 1})["addToCart"], timeout=30)
     cart_header = {"X-Cart-Id": anonymous["id"]}
-    gateway.data(ADD, {"id": bulb, "q": 2}, headers=cart_header)
+    eventually(lambda: gateway.data(ADD, {"id": bulb, "q": 2}, headers=cart_header), timeout=30)
     merged = gateway.data(MERGE, {"cartId": anonymous["id"]}, headers=bearer(token))["mergeCart"]
     assert merged["totalQuantity"] == 3
     cart = gateway.data(UPDATE_ITEM, {"id": lamp, "q": 2}, headers=bearer(token))["updateCartItem"]
     assert cart["totalQuantity"] == 4
 
     # Check out the cart version we saw: the order has exactly those lines, priced by the catalog.
+    orders_db = OrdersDatabase()
+    try:
+        wait_until(lambda: orders_db.has_product(lamp) and orders_db.has_product(bulb), timeout=30,
+                   what="orders to hear of the products")
+    finally:
+        orders_db.close()
     order = gateway.data(PLACE, {"key": uuid.uuid4().hex, "address": ADDRESS, "version": cart["version"]},
                          headers=bearer(token))["placeOrder"]["order"]
     assert order["status"] == "PENDING" and order["total"] == {"amount": "68.00", "currency": "USD"}
