@@ -15,7 +15,7 @@ from typing import Any
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, specified_rules, validate
 from graphql.utilities import get_operation_ast
 
-from common.graphql.inputs import INPUT_RULES, variable_null_errors
+from common.graphql.inputs import INPUT_RULES, variable_null_errors, without_duplicates
 from common.graphql.limits import LIMIT_RULES, cost_errors, parse_document
 
 # What every subgraph validates: the spec's rules, then its own limits and input rules.
@@ -40,7 +40,7 @@ def _prepare(schema: GraphQLSchema, query: str, rules: tuple[Any, ...] | None, m
         document = parse_document(query)  # stops at the token limit
     except GraphQLError as exc:
         return PreparedDocument(document=None, errors=(exc,))
-    errors = validate(schema, document, [*DEFAULT_RULES, *(rules or ())], max_errors)
+    errors = without_duplicates(validate(schema, document, [*DEFAULT_RULES, *(rules or ())], max_errors))
     return PreparedDocument(document=document, errors=tuple(errors))
 
 

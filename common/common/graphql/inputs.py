@@ -20,10 +20,12 @@ from typing import Any
 from graphql import (
     ArgumentNode,
     DocumentNode,
+    FloatValueNode,
     GraphQLError,
     GraphQLID,
     GraphQLScalarType,
     GraphQLSchema,
+    IntValueNode,
     NullValueNode,
     ObjectFieldNode,
     OperationDefinitionNode,
@@ -33,6 +35,7 @@ from graphql import (
     ValidationRule,
     VariableNode,
     Visitor,
+    get_named_type,
     visit,
 )
 from graphql.pyutils import Undefined
@@ -59,11 +62,11 @@ def string_problem(value: str) -> str | None:
     return None
 
 
-def _checked_string(kind: str, value: Any) -> Any:
+def _checked_string(kind: str, value: Any, node: Any = None) -> Any:
     if isinstance(value, str):
         problem = string_problem(value)
         if problem:
-            raise GraphQLError(f"{kind} {problem}.")
+            raise GraphQLError(f"{kind} {problem}.", node)
     return value
 
 
@@ -73,7 +76,9 @@ def _harden_text_scalar(scalar: GraphQLScalarType) -> None:
     parse_value, parse_literal = scalar.parse_value, scalar.parse_literal
     name = scalar.name
     scalar.parse_value = lambda value: _checked_string(name, parse_value(value))  # type: ignore[method-assign]
-    scalar.parse_literal = lambda node, variables=None: _checked_string(name, parse_literal(node, variables))  # type: ignore[method-assign]
+    scalar.parse_literal = lambda node, variables=None: _checked_string(  # type: ignore[method-assign]
+        name, parse_literal(node, variables), node
+    )
     setattr(scalar, _HARDENED, True)
 
 
@@ -109,9 +114,12 @@ def _harden_decimal_scalar(scalar: GraphQLScalarType) -> None:
         return
 
     def parse_literal(node: Any, variables: Any = None) -> Decimal:
-        if isinstance(node, StringValueNode) or getattr(node, "kind", "") in ("int_value", "float_value"):
-            return parse_strict_decimal(node.value)
-        raise GraphQLError("Decimal must be a string or number literal.")
+        if isinstance(node, StringValueNode | IntValueNode | FloatValueNode):
+            try:
+                return parse_strict_decimal(node.value)
+            except GraphQLError as error:
+                raise GraphQLError(error.message, node) from None
+        raise GraphQLError("Decimal must be a string or number literal.", node)
 
     scalar.parse_value = parse_strict_decimal  # type: ignore[method-assign]
     scalar.parse_literal = parse_literal  # type: ignore[method-assign]
@@ -195,11 +203,64 @@ def variable_null_errors(
         if isinstance(definition, OperationDefinitionNode) and (
             operation_name is None or (definition.name is not None and definition.name.value == operation_name)
         ):
-            visit(definition.selection_set, TypeInfoVisitor(type_info, visitor))
+            visit(definition, TypeInfoVisitor(type_info, visitor))
     return visitor.errors
 
 
-INPUT_RULES: tuple[type[ValidationRule], ...] = (NullForDefaultRule,)
+def _literal_problem(scalar: GraphQLScalarType, node: Any) -> str | None:
+    if scalar.name == "Decimal":
+        try:
+            parse_strict_decimal(node.value)
+        except GraphQLError as error:
+            return error.message
+        return None
+    return string_problem(node.value) if isinstance(node, StringValueNode) else None
+
+
+class NamedLiteralRule(ValidationRule):
+    """A literal a strict scalar refuses, reported with the argument (or input field) it was given
+    for; the scalar's own, unnamed report of the same node is dropped by `without_duplicates`."""
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self.names: list[str] = []
+
+    def enter_argument(self, node: ArgumentNode, *args: Any) -> None:
+        self.names.append(node.name.value)
+
+    def leave_argument(self, *args: Any) -> None:
+        self.names.pop()
+
+    def enter_object_field(self, node: ObjectFieldNode, *args: Any) -> None:
+        self.names.append(node.name.value)
+
+    def leave_object_field(self, *args: Any) -> None:
+        self.names.pop()
+
+    def _check(self, node: Any) -> None:
+        named = get_named_type(self.context.get_input_type())
+        if not self.names or not isinstance(named, GraphQLScalarType) or not getattr(named, _HARDENED, False):
+            return
+        problem = _literal_problem(named, node)
+        if problem:
+            name = ".".join(self.names)
+            self.report_error(
+                GraphQLError(f"`{name}`: {problem}", node, extensions={"code": BAD_USER_INPUT, "fields": {name: [problem]}})
+            )
+
+    enter_string_value = enter_int_value = enter_float_value = lambda self, node, *args: self._check(node)
+
+
+def without_duplicates(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Drop a validation error about a value node another error already names."""
+    named = {id(node) for error in errors if error.extensions and error.extensions.get("fields") for node in error.nodes or ()}
+    return [
+        error for error in errors
+        if (error.extensions and error.extensions.get("fields")) or not any(id(node) in named for node in error.nodes or ())
+    ]
+
+
+INPUT_RULES: tuple[type[ValidationRule], ...] = (NullForDefaultRule, NamedLiteralRule)
 
 
 # --- request bodies ---------------------------------------------------------------------------------
