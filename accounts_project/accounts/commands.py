@@ -16,6 +16,7 @@ from importlib import import_module
 
 from common.auth import registry
 from common.graphql.errors import BadUserInput, FieldErrors, NotFound, Unauthenticated
+from common.text import display_text_problem
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
@@ -71,6 +72,8 @@ def register_user(*, email: str, password: str, full_name: str = "", address: st
         errors.add("email", "Enter a valid email address.")
     if len(full_name) > 150:
         errors.add("fullName", "At most 150 characters.")
+    elif display_text_problem(full_name):
+        errors.add("fullName", display_text_problem(full_name))  # type: ignore[arg-type]
     for message in _password_errors(password, User(email=email, full_name=full_name)):
         errors.add("password", message)
     errors.raise_if_any()

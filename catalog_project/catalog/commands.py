@@ -44,7 +44,7 @@ NON_NULL_PRODUCT_FIELDS = {
 
 
 def _money(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    return Decimal(str(value)).quantize(Decimal("0.01")) + 0  # + 0: "-0" is stored as 0.00, not -0.00
 
 
 def _category_or_error(category_id: Any, field: str = "categoryId") -> Category:
