@@ -2,6 +2,7 @@ from common.auth.views import admin_sso_urls
 from common.cache.metrics import cache_health, metrics_view
 from common.graphql.graphene_view import GrapheneView
 from common.health import database_check, health_view
+from common.metrics_access import metrics_protected
 from django.conf import settings
 from django.contrib import admin
 from django.urls import path
@@ -11,5 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("graphql/", GrapheneView.as_view(graphiql=getattr(settings, "GRAPHIQL", False))),
     path("health/", health_view("catalog", {"database": database_check()}, info={"cache": cache_health})),
-    path("metrics/", metrics_view),
+    path("metrics/", metrics_protected(metrics_view)),
 ]
