@@ -31,7 +31,7 @@ from graphql import GraphQLError, GraphQLSchema
 from common.graphql.documents import prepare, request_errors
 from common.graphql.errors import BAD_REQUEST, format_error
 from common.graphql.federation import harden_federation
-from common.graphql.inputs import harden_scalars, request_problem
+from common.graphql.inputs import harden_scalars, malformed_body_errors, request_problem
 
 
 def ariadne_error_formatter(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
@@ -81,6 +81,8 @@ class AriadneView(GraphQLView):
             return bad_request(error.message)
         except RecursionError:
             return bad_request("JSON nested too deeply.")
+        except malformed_body_errors():
+            return bad_request("Malformed request body.")
         problem = request_problem(data)
         if problem:
             return bad_request(problem)

@@ -18,7 +18,7 @@ from common.cache import dependencies, results
 from common.graphql.documents import prepare, request_errors, root_fields
 from common.graphql.errors import BAD_REQUEST, format_error
 from common.graphql.federation import harden_federation
-from common.graphql.inputs import harden_scalars, request_problem
+from common.graphql.inputs import harden_scalars, malformed_body_errors, request_problem
 from common.graphql.limits import register_sdl
 
 _HAD_ERRORS = "_graphql_had_errors"
@@ -42,6 +42,8 @@ class GrapheneView(GraphQLView):
             return super().parse_body(request)
         except RecursionError:
             raise HttpError(HttpResponseBadRequest("JSON nested too deeply.")) from None
+        except malformed_body_errors():
+            raise HttpError(HttpResponseBadRequest("Malformed request body.")) from None
 
     def get_graphql_params(self, request: HttpRequest, data: Any) -> tuple[Any, Any, Any, Any]:  # type: ignore[override]
         query, variables, operation_name, id_ = GraphQLView.get_graphql_params(request, data)

@@ -265,6 +265,16 @@ INPUT_RULES: tuple[type[ValidationRule], ...] = (NullForDefaultRule, NamedLitera
 
 # --- request bodies ---------------------------------------------------------------------------------
 
+# Django raises these while reading a body (a multipart body with a bad boundary, an oversized
+# upload, ...); its own answer is an HTML page, so the GraphQL views turn them into JSON 400s.
+def malformed_body_errors() -> tuple[type[Exception], ...]:
+    from django.core.exceptions import BadRequest, SuspiciousOperation
+    from django.http import UnreadablePostError
+    from django.http.multipartparser import MultiPartParserError
+
+    return (BadRequest, SuspiciousOperation, MultiPartParserError, UnreadablePostError, UnicodeDecodeError, RecursionError)
+
+
 
 def _too_deep(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
