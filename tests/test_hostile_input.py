@@ -5,9 +5,11 @@ INTERNAL_SERVER_ERROR, never internals."""
 from __future__ import annotations
 
 import json
+import os
 
 import httpx
 import pytest
+from conftest import ROOT
 
 INTERNALS = ("Traceback", "File \"/", "node_modules", ".py\"", "psycopg", "RecursionError", "at async", "at Object.")
 
@@ -212,3 +214,20 @@ def test_gateway_never_allows_the_null_origin(gateway):
         assert "access-control-allow-origin" not in response.headers
     allowed = httpx.post(gateway.url, json={"query": "{ __typename }"}, headers={"Origin": "http://localhost:3000"}, timeout=30)
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+def test_gateway_and_subgraphs_read_the_same_limits():
+    import subprocess
+
+    from common.graphql.limits import load_limits
+
+    script = "import('./lib/settings.mjs').then((m) => console.log(JSON.stringify(m.settings)))"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("GATEWAY_", "GRAPHQL_"))}
+    output = subprocess.run(["node", "-e", script], cwd=ROOT / "gateway", env=env, capture_output=True, text=True, check=True)
+    gateway = json.loads(output.stdout)
+    python = load_limits(environ={})
+    assert (gateway["maxDepth"], gateway["maxAliases"], gateway["maxDirectives"], gateway["maxTokens"]) == (
+        python.max_depth, python.max_aliases, python.max_directives, python.max_tokens)
+    assert (gateway["maxCost"], gateway["costListSize"], gateway["maxBodyBytes"], gateway["maxBatch"]) == (
+        python.max_cost, python.cost_list_size, python.max_body_bytes, python.max_batch)
+    assert load_limits(environ={"GRAPHQL_MAX_DEPTH": "7"}).max_depth == 7
