@@ -69,10 +69,12 @@ def children_of(pid: int) -> list[int]:
 @dataclass
 class Platform:
     suffix: str
+    gateway_production: bool = True
     supervisor: manage_all.Supervisor = field(default_factory=manage_all.Supervisor)
     redis_port: int = field(default_factory=free_port)
     broker_port: int = field(default_factory=free_port)
     services: dict[str, str] = field(default_factory=dict)
+    subgraphs: dict[str, str] = field(default_factory=dict)
     gateway: str = ""
     env: dict[str, str] = field(default_factory=dict)
     redis: subprocess.Popen[bytes] | None = None
@@ -96,10 +98,11 @@ class Platform:
         if "accounts" in ports:
             self.env["AUTH_JWKS_URL"] = f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"
         self.services = manage_all.start_services(self.supervisor, ports=ports, extra_env=self.env)
+        self.subgraphs = manage_all.graphql_urls(self.services)
         self.start_workers()
         supergraph = self.workdir / "supergraph.graphql"
         assert manage_all.compose_supergraph(manage_all.graphql_urls(self.services), out=supergraph, check=False) == 0
-        self.gateway = manage_all.start_gateway(self.supervisor, port=free_port(), production=True,
+        self.gateway = manage_all.start_gateway(self.supervisor, port=free_port(), production=self.gateway_production,
                                                 supergraph=supergraph, name="bench-gateway",
                                                 extra_env={"REDIS_URL": redis_url})
         return self
