@@ -35,6 +35,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from common.testing.net import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "catalog_project"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -171,12 +173,6 @@ def summarize(load: Load) -> dict[str, float]:
 
 
 # --- the service under test -------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def service_env(database_url: str, prefix: str, cache_on: bool) -> dict[str, str]:

@@ -29,6 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
+from common.testing.polling import TimedOut, wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "catalog_project"
 SUFFIX = os.environ.get("DATABASE_NAME_SUFFIX", "")
@@ -70,12 +72,10 @@ class EffectListener(threading.Thread):
                 self.seen[notification.payload] = time.time()
 
     def wait_for(self, event_ids: set[str], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not event_ids <= self.seen.keys():
-            if time.monotonic() > deadline:
-                missing = len(event_ids - self.seen.keys())
-                raise SystemExit(f"timed out: {missing} events never reached the consumer")
-            time.sleep(0.01)
+        try:
+            wait_until(lambda: event_ids <= self.seen.keys(), timeout=timeout, what="the consumer", interval=0.01)
+        except TimedOut:
+            raise SystemExit(f"timed out: {len(event_ids - self.seen.keys())} events never reached the consumer")
 
 
 def start_worker(command: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:

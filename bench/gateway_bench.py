@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from common.testing.net import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -165,7 +167,7 @@ def start_platform(supervisor: manage_all.Supervisor, *, subgraph_cache: bool) -
     returns (catalog GraphQL URL, {gateway name: GraphQL URL})."""
     manage_all.ensure_gateway_dependencies()
     manage_all.setup(production=True)
-    ports = {s["name"]: _free_port() for s in manage_all.services()}
+    ports = {s["name"]: free_port() for s in manage_all.services()}
     switches = {} if subgraph_cache else {"CACHE_DATA_ENABLED": "false", "CACHE_RESULT_ENABLED": "false"}
     base = manage_all.start_services(supervisor, production=True, ports=ports,
                                      extra_env={**manage_all.production_env(), **switches})
@@ -177,18 +179,10 @@ def start_platform(supervisor: manage_all.Supervisor, *, subgraph_cache: bool) -
         # The hop itself: anonymous catalog reads would otherwise be answered from the gateway's
         # response cache (bench/gateway_cache_bench.py measures that).
         env = {"GATEWAY_DEDUPE_INFLIGHT": dedupe, "GATEWAY_RESPONSE_CACHE": "0"}
-        url = manage_all.start_gateway(supervisor, port=_free_port(), production=True, supergraph=supergraph,
+        url = manage_all.start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph,
                                        name=f"bench-gateway-dedupe-{dedupe}", extra_env=env)
         gateways[name] = url + "/graphql"
     return subgraphs["catalog"], gateways
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def first_product_id(url: str) -> str:

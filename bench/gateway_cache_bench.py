@@ -28,11 +28,13 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from common.testing.net import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gateway_bench import DETAIL_QUERY, LIST_QUERY, Result, _free_port, load  # noqa: E402
+from gateway_bench import DETAIL_QUERY, LIST_QUERY, Result, load  # noqa: E402
 
 import manage_all  # noqa: E402
 
@@ -59,12 +61,12 @@ def start(supervisor: manage_all.Supervisor, cold: manage_all.Supervisor) -> dic
     """Returns {config name: gateway base URL}."""
     manage_all.ensure_gateway_dependencies()
     manage_all.setup(production=True)
-    ports = {s["name"]: _free_port() for s in manage_all.services()}
+    ports = {s["name"]: free_port() for s in manage_all.services()}
     # Every service verifies tokens against this run's accounts.
     env = {**manage_all.production_env(), "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"}
     warm = manage_all.graphql_urls(manage_all.start_services(supervisor, production=True, ports=ports, extra_env=env))
     cold_base = manage_all.start_services(
-        cold, production=True, ports={"catalog": _free_port()}, only=["catalog"],
+        cold, production=True, ports={"catalog": free_port()}, only=["catalog"],
         extra_env={**env, "CACHE_DATA_ENABLED": "false", "CACHE_RESULT_ENABLED": "false"})["catalog"]
     catalog_path = next(s["graphql_path"] for s in manage_all.subgraphs() if s["name"] == "catalog")
     cold_catalog = {"catalog": cold_base + catalog_path}
@@ -77,7 +79,7 @@ def start(supervisor: manage_all.Supervisor, cold: manage_all.Supervisor) -> dic
     for config, supergraph, response_cache in (("no caches", "cold", "0"), ("subgraph caches", "warm", "0"),
                                                ("all caches", "warm", "1")):
         gateways[config] = manage_all.start_gateway(
-            supervisor, port=_free_port(), production=True, supergraph=supergraphs[supergraph],
+            supervisor, port=free_port(), production=True, supergraph=supergraphs[supergraph],
             name=f"bench-cache-gateway-{config.split()[0]}",
             # In-flight de-duplication off: it merges identical concurrent requests, a cache of its own.
             extra_env={"GATEWAY_RESPONSE_CACHE": response_cache, "GATEWAY_DEDUPE_INFLIGHT": "0"})

@@ -10,28 +10,21 @@ Everything is stopped at the end of the session. No Django settings are loaded h
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from common.testing.graphql import GraphQLHttpClient
+from common.testing.net import free_port
+from common.testing.stub_server import Reply, Request, StubServer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import manage_all  # noqa: E402 - the one place that knows how to start services and the gateway
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def service_names() -> set[str]:
@@ -48,36 +41,7 @@ def drop_databases(suffix: str) -> None:
             connection.execute(f'DROP DATABASE IF EXISTS "{service["database"]}{suffix}" WITH (FORCE)')
 
 
-class GraphQL:
-    """A GraphQL-over-HTTP client for one endpoint; every answer is checked to be a clean non-5xx."""
-
-    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
-        self.url = url
-        self.http = httpx.Client(timeout=20, headers=headers or {})
-
-    def post(self, query: str | None = None, variables: dict[str, Any] | None = None, *,
-             headers: dict[str, str] | None = None, body: Any = None, **kwargs: Any) -> httpx.Response:
-        payload = body if body is not None else {"query": query, "variables": variables or {}}
-        response = self.http.post(self.url, json=payload, headers=headers or {}, **kwargs)
-        assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
-        return response
-
-    def execute(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        response = self.post(query, variables, **kwargs)
-        return response.json()
-
-    def data(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        body = self.execute(query, variables, **kwargs)
-        assert not body.get("errors"), body["errors"]
-        return body["data"]
-
-    def error(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        body = self.execute(query, variables, **kwargs)
-        assert body.get("errors"), body
-        return body["errors"][0]
-
-    def close(self) -> None:
-        self.http.close()
+GraphQL = GraphQLHttpClient  # the name the cross-service tests use in type hints
 
 
 @dataclass
@@ -103,6 +67,15 @@ class Platform:
                       extra_env: dict[str, str] | None = None) -> str:
         return manage_all.start_gateway(self.supervisor, port=free_port(), production=production,
                                         supergraph=supergraph or self.supergraph, name=name, extra_env=extra_env)
+
+    def proxied_gateway(self, name: str, directory: Path, *, subgraph: str = "catalog",
+                        **env: str) -> tuple[RecordingProxy, str]:
+        """A production gateway whose calls to `subgraph` go through a RecordingProxy (own supergraph file)."""
+        proxy = RecordingProxy(self.subgraphs[subgraph])
+        supergraph = directory / "supergraph.graphql"
+        supergraph.write_text(self.supergraph.read_text().replace(f'"{self.subgraphs[subgraph]}"', f'"{proxy.url}"'))
+        assert proxy.url in supergraph.read_text()
+        return proxy, self.start_gateway(name, production=True, supergraph=supergraph, extra_env=env)
 
 
 @pytest.fixture(scope="session")
@@ -165,58 +138,38 @@ def prod_gateway(platform: Platform, prod_gateway_url: str) -> GraphQL:
 
 
 class RecordingProxy:
-    """Forwards to a subgraph and records each request's headers; can also play a crashing subgraph."""
+    """A StubServer that forwards to a subgraph and records each request's headers (lower-case names);
+    `crash = True` makes it play a crashing subgraph."""
 
     def __init__(self, target: str) -> None:
         self.target = target
-        self.requests: list[dict[str, str]] = []
         self.crash = False
-        proxy = self
+        self.server = StubServer(self._forward, name="recording-proxy")
+        self.url = self.server.url("/graphql/")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                proxy.requests.append({key.lower(): value for key, value in self.headers.items()})
-                if proxy.crash:
-                    self._answer(500, b"Traceback (most recent call last): secret internal detail", "text/plain")
-                    return
-                upstream = httpx.post(proxy.target, content=body, headers={"content-type": "application/json"})
-                self._answer(upstream.status_code, upstream.content, upstream.headers.get("content-type", ""))
+    @property
+    def requests(self) -> list[dict[str, str]]:
+        return [request.headers for request in self.server.requests if request.method == "POST"]
 
-            def do_GET(self) -> None:
-                if proxy.crash:
-                    self._answer(500, b"Internal Server Error", "text/plain")
-                    return
-                upstream = httpx.get(httpx.URL(proxy.target).join(self.path))
-                self._answer(upstream.status_code, upstream.content, upstream.headers.get("content-type", ""))
-
-            def _answer(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/graphql/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _forward(self, request: Request) -> Reply:
+        if self.crash:
+            if request.method == "POST":
+                return Reply(500, b"Traceback (most recent call last): secret internal detail", "text/plain")
+            return Reply(500, b"Internal Server Error", "text/plain")
+        if request.method == "POST":
+            upstream = httpx.post(self.target, content=request.body, headers={"content-type": "application/json"})
+        else:
+            upstream = httpx.get(httpx.URL(self.target).join(request.path))
+        return Reply(upstream.status_code, upstream.content, upstream.headers.get("content-type", ""))
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture(scope="session")
 def catalog_proxy(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingProxy, str]]:
     """(proxy, production gateway URL) with the catalog subgraph reached through the proxy."""
-    proxy = RecordingProxy(platform.subgraphs["catalog"])
-    supergraph = tmp_path_factory.mktemp("proxied") / "supergraph.graphql"
-    supergraph.write_text(platform.supergraph.read_text().replace(f'"{platform.subgraphs["catalog"]}"', f'"{proxy.url}"'))
-    assert proxy.url in supergraph.read_text()
-    url = platform.start_gateway("e2e-gateway-proxied", production=True, supergraph=supergraph)
+    proxy, url = platform.proxied_gateway("e2e-gateway-proxied", tmp_path_factory.mktemp("proxied"))
     yield proxy, url
     proxy.close()
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from common.testing.net import free_port
+from common.testing.stub_server import Reply, StubServer
 
 import manage_all
 
@@ -34,31 +32,9 @@ def test_composes_every_subgraph_listed_in_services_json(platform, tmp_path):
     assert sdl == platform.supergraph.read_text()  # the running gateway serves the same graph
 
 
-class StubSubgraph:
-    """Serves a fixed `_service { sdl }` answer, to make composition fail on purpose."""
-
-    def __init__(self, sdl: str) -> None:
-        answer = json.dumps({"data": {"_service": {"sdl": sdl}}}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", 0)))
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/graphql/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def stub_subgraph(sdl: str) -> StubServer:
+    """Answers every request with a fixed `_service { sdl }`, to make composition fail on purpose."""
+    return StubServer(lambda request: Reply.json({"data": {"_service": {"sdl": sdl}}}), name="stub-subgraph")
 
 
 BROKEN_SDL = """
@@ -74,13 +50,10 @@ def other_subgraphs(platform, *, besides: str) -> list[str]:
 
 
 def test_composition_error_is_printed_and_nothing_is_written(platform, tmp_path):
-    stub = StubSubgraph(BROKEN_SDL)
     out = tmp_path / "supergraph.graphql"
     out.write_text("previous")
-    try:
-        result = compose(f"--url=catalog={stub.url}", *other_subgraphs(platform, besides="catalog"), f"--out={out}")
-    finally:
-        stub.close()
+    with stub_subgraph(BROKEN_SDL) as stub:
+        result = compose(f"--url=catalog={stub.url('/graphql/')}", *other_subgraphs(platform, besides="catalog"), f"--out={out}")
     assert result.returncode == 1
     assert "composition FAILED" in result.stderr
     assert "doesNotExist" in result.stderr

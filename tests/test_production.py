@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import free_port, service_names
+from common.testing.net import free_port
+from conftest import service_names
 
 
 def test_introspection_is_disabled(prod_gateway):

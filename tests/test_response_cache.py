@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from common.cache.testing import PrivateRedisServer
+from common.testing.polling import eventually
 from conftest import GraphQL, Platform, RecordingProxy, service_names
-from test_story_accounts import CATALOG_MANAGER, REGISTER, bearer, eventually, login
+from test_story_accounts import CATALOG_MANAGER, REGISTER, bearer, login
 
 needs_accounts = pytest.mark.skipif("accounts" not in service_names(), reason="services.json has no accounts service yet")
 
@@ -33,25 +33,17 @@ def health(base_url: str) -> dict[str, Any]:
     return httpx.get(f"{base_url}/health").json()["responseCache"]
 
 
-def proxied_gateway(platform: Platform, tmp: Path, name: str, **env: str) -> tuple[RecordingProxy, str]:
-    """A production gateway whose catalog calls go through a recording proxy (its own supergraph, own cache)."""
-    proxy = RecordingProxy(platform.subgraphs["catalog"])
-    supergraph = tmp / "supergraph.graphql"
-    supergraph.write_text(platform.supergraph.read_text().replace(f'"{platform.subgraphs["catalog"]}"', f'"{proxy.url}"'))
-    return proxy, platform.start_gateway(name, production=True, supergraph=supergraph, extra_env=env)
-
-
 @pytest.fixture(scope="module")
 def cached(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingProxy, str]]:
-    proxy, url = proxied_gateway(platform, tmp_path_factory.mktemp("cached"), "e2e-gateway-cached")
+    proxy, url = platform.proxied_gateway("e2e-gateway-cached", tmp_path_factory.mktemp("cached"))
     yield proxy, url
     proxy.close()
 
 
 @pytest.fixture(scope="module")
 def uncached(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingProxy, str]]:
-    proxy, url = proxied_gateway(platform, tmp_path_factory.mktemp("uncached"), "e2e-gateway-uncached",
-                                 GATEWAY_RESPONSE_CACHE="0")
+    proxy, url = platform.proxied_gateway("e2e-gateway-uncached", tmp_path_factory.mktemp("uncached"),
+                                          GATEWAY_RESPONSE_CACHE="0")
     yield proxy, url
     proxy.close()
 
@@ -131,7 +123,7 @@ def test_a_change_made_behind_the_gateways_back_is_visible_within_a_deadline(pla
     def fresh() -> None:
         assert gateway.data(detail, {"id": product["id"]})["product"]["name"] == new_name
 
-    eventually(fresh, seconds=3)
+    eventually(fresh, timeout=3)
 
 
 @needs_accounts
@@ -209,10 +201,10 @@ def test_redis_down_then_back(platform, private_redis):
     def back() -> None:
         assert health(url)["invalidation"]["resubscribed"] > resubscribed
 
-    eventually(back, seconds=10)
+    eventually(back, timeout=10)
     assert "responseCache" not in client.execute(query).get("extensions", {}), "dropped on reconnect"
 
     def cached_again() -> None:
         assert client.execute(query).get("extensions", {}).get("responseCache") == {"hit": True}
 
-    eventually(cached_again, seconds=5)
+    eventually(cached_again, timeout=5)

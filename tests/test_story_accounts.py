@@ -7,12 +7,11 @@ Skipped only while services.json has no `accounts` service; it runs as soon as a
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from common.testing.polling import eventually
 from conftest import GraphQL, service_names
 
 pytestmark = pytest.mark.skipif("accounts" not in service_names(), reason="services.json has no accounts service yet")
@@ -56,18 +55,6 @@ def login(gateway: GraphQL, email: str, password: str) -> dict[str, Any]:
 def new_product_input() -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10].upper()
     return {"sku": f"E2E-{tag}", "name": f"E2E Lamp {tag}", "price": "49.90", "stockQuantity": 3}
-
-
-def eventually(check: Callable[[], Any], seconds: float = 10) -> Any:
-    """Polls until `check` stops raising AssertionError, or re-raises it after the deadline."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,17 @@
-"""Accounts test fixtures: real PostgreSQL and Redis, a GraphQL client, users and logins."""
+"""Accounts test fixtures: real PostgreSQL and Redis, a GraphQL client, users and logins.
+`recorded_events` (the outbox rows a test wrote) comes from `common.testing.plugin` (pytest.ini)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from accounts import keys
 from accounts.models import User
-from common.events.models import OutboxEvent
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db.models import Max
 from django.test import Client, override_settings
 from django_redis import get_redis_connection
 
@@ -89,41 +88,6 @@ def make_user(db: None) -> Callable[..., User]:
 @pytest.fixture
 def user(make_user: Callable[..., User]) -> User:
     return make_user("casey@example.com", full_name="Casey Customer")
-
-
-class OutboxLog(Sequence[dict[str, Any]]):
-    """The outbox rows written since the fixture started, read from the real table at each access."""
-
-    def __init__(self) -> None:
-        self.after = OutboxEvent.objects.aggregate(last=Max("id"))["last"] or 0
-
-    def _events(self) -> list[dict[str, Any]]:
-        return list(
-            OutboxEvent.objects.filter(id__gt=self.after)
-            .order_by("id")
-            .values("topic", "event_type", "aggregate_id", "payload", "producer", "schema_version")
-        )
-
-    def __getitem__(self, index):  # type: ignore[override]
-        return self._events()[index]
-
-    def __len__(self) -> int:
-        return len(self._events())
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self._events())
-
-    def __eq__(self, other: object) -> bool:
-        return self._events() == list(other)  # type: ignore[call-overload]
-
-    def __repr__(self) -> str:
-        return repr(self._events())
-
-
-@pytest.fixture
-def recorded_events(db: None) -> OutboxLog:
-    """Every event accounts recorded in the outbox during the test (in the same transactions as the changes)."""
-    return OutboxLog()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from importlib import import_module
 from typing import Any
 
 import jwt
-from django.test import Client
+from common.testing.graphql import GraphQLTestClient
 
 PASSWORD = "Sturdy-test-pass-42"
 
@@ -27,30 +27,8 @@ mutation Refresh($token: String!) {
 ME = "{ me { id email roles permissions } }"
 
 
-class GraphQLClient:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def execute(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
-                **extra: Any) -> dict[str, Any]:
-        if token:
-            extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        response = self.client.post(
-            "/graphql/", {"query": query, "variables": variables or {}}, content_type="application/json", **extra
-        )
-        assert response.status_code < 500, response.content
-        self.last_response = response
-        return response.json()
-
-    def data(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        body = self.execute(query, variables, **kwargs)
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-    def error(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        body = self.execute(query, variables, **kwargs)
-        assert body.get("errors"), body
-        return body["errors"][0]
+class GraphQLClient(GraphQLTestClient):
+    """The shared GraphQL test client plus accounts' own `login` shortcut."""
 
     def login(self, email: str, password: str = PASSWORD, **kwargs: Any) -> dict[str, Any]:
         return self.data(LOGIN, {"email": email, "password": password}, **kwargs)["login"]
@@ -58,7 +36,6 @@ class GraphQLClient:
 
 def event_types(events: list[dict[str, Any]]) -> list[str]:
     return [event["event_type"] for event in events]
-
 
 
 def ensure_roles() -> None:

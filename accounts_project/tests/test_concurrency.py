@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from accounts import commands
 from accounts.models import Session, User
 from common.graphql.errors import ClientError
-from django.db import connection
+from common.testing.threads import run_concurrently
 
 from tests.helpers import PASSWORD
 
@@ -18,33 +14,11 @@ from tests.helpers import PASSWORD
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("committed_roles")]
 
 
-def race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls at the same moment in threads (own DB connections); results or exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as error:  # collected for the assertions
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 def test_two_refreshes_with_one_token_cannot_both_win(make_user):
     user = make_user("racer@example.com")
     issued = commands.login(email=user.email, password=PASSWORD, address="127.0.0.1")
     token = issued.refresh.token
-    results = race([lambda: commands.refresh_session(refresh_token=token)] * 2)
+    results = run_concurrently([lambda: commands.refresh_session(refresh_token=token)] * 2)
     winners = [r for r in results if isinstance(r, commands.IssuedSession)]
     losers = [r for r in results if isinstance(r, ClientError)]
     assert len(winners) == 1 and len(losers) == 1, results
@@ -54,7 +28,8 @@ def test_two_refreshes_with_one_token_cannot_both_win(make_user):
 
 
 def test_two_registrations_with_one_email_give_one_user_and_the_same_answer(db):
-    results = race([lambda: commands.register_user(email="twin@example.com", password=PASSWORD)] * 2)
+    results = run_concurrently([lambda: commands.register_user(email="twin@example.com", password=PASSWORD)] * 2)
     # Both answer like a registration (a taken email is never revealed), one account exists.
     assert all(isinstance(r, User) and r.email == "twin@example.com" for r in results), results
+    assert User.objects.filter(email="twin@example.com").count() == 1
     assert User.objects.filter(email="twin@example.com").count() == 1

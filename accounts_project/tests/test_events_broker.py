@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from common.events.envelope import Envelope
 from common.events.models import OutboxEvent
-from common.events.testing import wait_for
+from common.testing.polling import wait_until
 
 from tests.helpers import PASSWORD
 
@@ -25,13 +25,13 @@ def test_registration_and_logout_events_are_published(gql, run_relay, topic_read
     login = gql.login("broker@example.com")
     gql.data("mutation { logout { endedSessions } }", token=login["accessToken"])
 
-    records = users.read_until(lambda rs: envelopes(rs, user_id), message="accounts.user.registered")
+    records = users.read_until(lambda rs: envelopes(rs, user_id), what="accounts.user.registered")
     registered = envelopes(records, user_id)[0]
     assert registered.event_type == "accounts.user.registered" and registered.producer == "accounts"
     assert registered.payload["user"]["email"] == "broker@example.com"
 
     sid = login["session"]["id"]
-    records = sessions.read_until(lambda rs: envelopes(rs, sid), message="accounts.session.revoked")
+    records = sessions.read_until(lambda rs: envelopes(rs, sid), what="accounts.session.revoked")
     revoked = envelopes(records, sid)[0]
     assert revoked.event_type == "accounts.session.revoked" and revoked.payload["reason"] == "logout"
-    wait_for(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), message="outbox drained")
+    wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), what="outbox drained")

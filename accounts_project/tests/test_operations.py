@@ -9,7 +9,7 @@ import pytest
 from accounts import commands
 from accounts.models import ServicePermission, Session, User
 from accounts.schema import context_for, schema
-from accounts.schema import queries as schema_queries
+from accounts.schema import query as schema_query
 from common.auth import registry
 from common.graphql.ariadne_view import ariadne_view
 from django.contrib.auth.models import Group
@@ -185,7 +185,7 @@ def test_unexpected_failures_are_masked(gql, user, monkeypatch, caplog):
     def broken(user_id):
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr(schema_queries, "user_with_roles", broken)
+    monkeypatch.setattr(schema_query, "user_with_roles", broken)
     body = gql.execute(ME, token=token)
     error = body["errors"][0]
     assert error["message"] == "Internal server error."

@@ -1,8 +1,9 @@
-"""Catalog test fixtures: a GraphQL client over Django's test client, ready-made rows, and an
+"""Catalog test fixtures: GraphQL clients (anonymous and signed in), ready-made rows, and an
 isolated cache namespace per test.
 
 Tokens come from `common.auth.pytest_plugin` (pytest.ini): a real local JWKS server and a
-minter whose tokens have live sessions in the shared Redis registry.
+minter whose tokens have live sessions in the shared Redis registry. The GraphQL client and the
+other shared helpers come from `common.testing` (`-p common.testing.plugin`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from common.cache.client import breaker
 from common.cache.namespaces import pending
 from common.cache.readthrough import memo
 from common.cache.stats import counters
+from common.testing.graphql import GraphQLTestClient
 from django.conf import settings as django_settings
-from django.test import Client
 
 # Real broker (Tansu) per session, topic readers, relays and consumers in threads.
 pytest_plugins = ["common.events.testing"]
@@ -48,42 +49,13 @@ def isolated_cache(settings: Any) -> Iterator[str]:
         client.unlink(*keys)
 
 
-class GraphQLClient:
-    def __init__(self, client: Client, token: str | None = None) -> None:
-        self.client = client
-        self.token = token
-
-    def as_token(self, token: str | None) -> GraphQLClient:
-        """The same client sending `Authorization: Bearer <token>` (None: anonymous)."""
-        return GraphQLClient(self.client, token)
-
-    def execute(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
-        if self.token is not None:
-            headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.token}")
-        response = self.client.post(
-            "/graphql/", {"query": query, "variables": variables or {}}, content_type="application/json", **headers
-        )
-        assert response.status_code < 500, response.content
-        return response.json()
-
-    def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.execute(query, variables)
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-    def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.execute(query, variables)
-        assert body.get("errors"), body
-        return body["errors"][0]
+@pytest.fixture
+def anon_gql(graphql_client: GraphQLTestClient) -> GraphQLTestClient:
+    return graphql_client
 
 
 @pytest.fixture
-def anon_gql(client: Client) -> GraphQLClient:
-    return GraphQLClient(client)
-
-
-@pytest.fixture
-def gql(anon_gql: GraphQLClient, tokens: TokenMinter) -> GraphQLClient:
+def gql(anon_gql: GraphQLTestClient, tokens: TokenMinter) -> GraphQLTestClient:
     """Signed in as a catalog manager, who may use every catalog mutation."""
     return anon_gql.as_token(tokens.mint(roles=[CATALOG_MANAGER]).token)
 

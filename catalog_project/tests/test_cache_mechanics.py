@@ -20,48 +20,13 @@ from common.cache.readthrough import cached
 from common.cache.settings import redis_caches
 from common.cache.stats import counters
 from common.cache.testing import PrivateRedisServer
+from common.testing.net import free_port
+from common.testing.polling import wait_until
+from common.testing.threads import run_concurrently
 from django.conf import settings
-from django.db import connection
 
 DETAIL = "query($id: ID!) { product(id: $id) { id name stockQuantity category { name } } }"
 PAGE = "{ products(first: 10) { totalCount edges { node { sku category { name } } } } }"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(predicate: Any, *, timeout: float = 10.0, interval: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError("condition not met before the deadline")
-
-
-def run_in_threads(count: int, target: Any) -> list[Any]:
-    """Start `count` threads at the same instant; each returns target() or the exception it raised."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = target()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()  # each thread opened its own database connection
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def counts(kind_prefix: str) -> dict[str, int]:
@@ -91,7 +56,7 @@ def test_cold_key_under_concurrent_load_is_computed_once():
         time.sleep(0.3)  # long enough for every thread to miss while it runs
         return {"answer": 42}
 
-    results = run_in_threads(16, lambda: cached("demo", "cold", namespaces=["demo"], compute=compute))
+    results = run_concurrently([lambda: cached("demo", "cold", namespaces=["demo"], compute=compute)] * 16)
     assert results == [{"answer": 42}] * 16
     assert len(calls) == 1
     assert counts("demo") == {"miss": 1, "coalesced": 15}
@@ -110,7 +75,7 @@ def test_waiters_take_over_when_the_lock_holder_fails():
             raise RuntimeError("database hiccup")
         return "value"
 
-    results = run_in_threads(8, lambda: cached("demo", "flaky", namespaces=["demo"], compute=compute))
+    results = run_concurrently([lambda: cached("demo", "flaky", namespaces=["demo"], compute=compute)] * 8)
     failures = [r for r in results if isinstance(r, RuntimeError)]
     assert len(failures) == 1  # only the caller whose computation failed sees the error
     assert results.count("value") == 7
@@ -137,7 +102,7 @@ def test_cold_product_page_under_concurrent_load_hits_the_database_once(make_pro
         )
         return [p.sku for p in page.items]
 
-    results = run_in_threads(10, read)
+    results = run_concurrently([read] * 10)
     assert all(r == results[0] for r in results) and len(results[0]) == 10
     assert len(pages_computed) == 1, counts("product_page")
 

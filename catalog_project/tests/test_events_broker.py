@@ -20,7 +20,8 @@ from catalog.models import ProductStockActivity
 from common.events import clients
 from common.events.envelope import Envelope
 from common.events.models import OutboxEvent, ProcessedEvent
-from common.events.testing import unique_topic, wait_for
+from common.events.testing import unique_topic
+from common.testing.polling import wait_until
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -90,7 +91,7 @@ def test_create_topics_creates_every_topic_with_its_partitions(events_settings) 
     consumer = clients.consumer(group_id=None, role="test")
     try:
         for topic in ("catalog.product", "catalog.category", "catalog.product.dlq"):
-            assert wait_for(lambda t=topic: consumer.partitions_for_topic(t), message=topic) == {0, 1, 2}
+            assert wait_until(lambda t=topic: consumer.partitions_for_topic(t), what=topic) == {0, 1, 2}
     finally:
         consumer.close(autocommit=False)
 
@@ -110,7 +111,7 @@ def test_mutation_publishes_exactly_one_event_with_the_envelope(gql, run_relay, 
     # A second change of the same aggregate lands after the first in the same partition: once it is
     # read, everything published before it for this product has been read too.
     gql.data(UPDATE, {"id": product_id, "input": {"name": "Desk lamp II"}})
-    records = reader.read_until(lambda rs: len(records_for(rs, product_id)) >= 2, message="created + updated")
+    records = reader.read_until(lambda rs: len(records_for(rs, product_id)) >= 2, what="created + updated")
     created, updated = records_for(records, product_id)
     envelope = envelope_of(created)
     outbox_row = OutboxEvent.objects.get(event_id=envelope.event_id)
@@ -124,7 +125,7 @@ def test_mutation_publishes_exactly_one_event_with_the_envelope(gql, run_relay, 
     assert dict(created.headers)["event_type"] == b"catalog.product.created"
     assert dict(created.headers)["event_id"] == str(envelope.event_id).encode()
     assert envelope_of(updated).event_type == "catalog.product.updated"
-    wait_for(all_sent, message="outbox rows marked sent")
+    wait_until(all_sent, what="outbox rows marked sent")
     assert_published_once_in_order(records, [product_id])
 
 
@@ -135,7 +136,7 @@ def test_failed_mutation_publishes_nothing(gql, run_relay, topic_reader) -> None
     failed = gql.error(CREATE, {"input": {"sku": "FAIL-1", "name": "x", "price": "-3"}})
     assert failed["extensions"]["code"] == "BAD_USER_INPUT"
     commands.adjust_stock(product_id=marker.pk, delta=1)  # published after the failed attempt
-    records = reader.read_until(lambda rs: len(records_for(rs, marker.pk)) == 2, message="marker events")
+    records = reader.read_until(lambda rs: len(records_for(rs, marker.pk)) == 2, what="marker events")
     assert not [r for r in records if b'"FAIL-1"' in r.value]
 
 
@@ -148,18 +149,18 @@ def test_broker_down_loses_nothing_and_keeps_order(kafka_broker, run_relay, topi
             for product in products:
                 commands.adjust_stock(product_id=product.pk, delta=round_number + 1)
         commands.update_product(product_id=products[0].pk, changes={"name": "Renamed while down"})
-        wait_for(lambda: relay.stats.failures >= 1, message="the relay to fail against the stopped broker")
+        wait_until(lambda: relay.stats.failures >= 1, what="the relay to fail against the stopped broker")
         assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 16
     finally:
         kafka_broker.start()  # same port, empty memory: topics are recreated by the relay
-    wait_for(all_sent, timeout=30, message="the relay to publish the backlog after the broker came back")
+    wait_until(all_sent, timeout=30, what="the relay to publish the backlog after the broker came back")
     for product in products:  # markers: published after every earlier row was acknowledged
         commands.adjust_stock(product_id=product.pk, delta=-1)
     reader = topic_reader("catalog.product")
     records = reader.read_until(
         lambda rs: all(len(records_for(rs, p.pk)) == OutboxEvent.objects.filter(aggregate_id=str(p.pk)).count()
                        for p in products),
-        timeout=30, message="every event of the outage",
+        timeout=30, what="every event of the outage",
     )
     assert relay.stats.published >= 19
     assert_published_once_in_order(records, [p.pk for p in products])
@@ -172,19 +173,19 @@ def test_two_relays_publish_each_event_exactly_once(run_relay, topic_reader) -> 
             commands.adjust_stock(product_id=product.pk, delta=1)
     total = OutboxEvent.objects.count()
     first, second = run_relay(batch_size=7), run_relay(batch_size=7)
-    wait_for(all_sent, timeout=30, message="both relays to drain the outbox")
+    wait_until(all_sent, timeout=30, what="both relays to drain the outbox")
     for product in products:  # markers, see the broker-down test
         commands.adjust_stock(product_id=product.pk, delta=1)
     reader = topic_reader("catalog.product")
     records = reader.read_until(
-        lambda rs: all(len(records_for(rs, p.pk)) >= 22 for p in products), timeout=30, message="all events"
+        lambda rs: all(len(records_for(rs, p.pk)) >= 22 for p in products), timeout=30, what="all events"
     )
     mine = [r for p in products for r in records_for(records, p.pk)]
     counts = Counter(str(envelope_of(r).event_id) for r in mine)
     assert len(counts) == total + len(products) and set(counts.values()) == {1}, "each event exactly once"
     # A relay counts a row after marking it sent, which can trail the record reaching the topic.
-    wait_for(lambda: first.stats.published + second.stats.published >= total + len(products),
-             message="both relays to count what they published")
+    wait_until(lambda: first.stats.published + second.stats.published >= total + len(products),
+               what="both relays to count what they published")
     assert first.stats.published + second.stats.published == total + len(products)
     assert first.stats.standby + second.stats.standby > 0, "the relays really ran side by side"
     assert_published_once_in_order(records, [p.pk for p in products])
@@ -198,7 +199,7 @@ def test_redelivered_event_has_one_effect(run_consumer) -> None:
     event = stock_event(product_id, delta=3)
     produce(topic, event.to_json(), event.to_json(), key=str(product_id).encode())
     consumer = run_consumer(topics=[topic])
-    wait_for(lambda: consumer.stats.processed + consumer.stats.duplicates == 2, message="both deliveries")
+    wait_until(lambda: consumer.stats.processed + consumer.stats.duplicates == 2, what="both deliveries")
     row = activity(product_id)
     assert (row.adjustments, row.units_added, row.stock_quantity) == (1, 3, 10)
     assert (consumer.stats.processed, consumer.stats.duplicates) == (1, 1)
@@ -212,13 +213,13 @@ def test_consumer_killed_between_effect_and_commit_does_not_apply_twice(events_s
     produce(topic, stock_event(product_id, delta=4).to_json(), key=str(product_id).encode())
     crashed = EventConsumer(topics=[topic], group_id=group)
     try:
-        records = wait_for(crashed.poll, timeout=30, message="the first consumer to receive the event")
+        records = wait_until(crashed.poll, timeout=30, what="the first consumer to receive the event")
         crashed.process(records)  # the handler's transaction commits ...
         assert activity(product_id).adjustments == 1
     finally:
         crashed.close(commit=False)  # ... and the process dies before committing the offset
     restarted = run_consumer(topics=[topic], group_id=group)
-    wait_for(lambda: restarted.stats.duplicates == 1, timeout=30, message="the redelivery after the restart")
+    wait_until(lambda: restarted.stats.duplicates == 1, timeout=30, what="the redelivery after the restart")
     assert restarted.stats.processed == 0
     assert (activity(product_id).adjustments, activity(product_id).units_added) == (1, 4)
 
@@ -230,9 +231,9 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_continues(
     good = stock_event(product_id, delta=5)
     produce(topic, b"\xffnot json", not_an_envelope, handler_fails, good.to_json(), key=str(product_id).encode())
     consumer = run_consumer(topics=[topic])
-    wait_for(lambda: activity(product_id), timeout=30, message="the good event after the poison ones")
+    wait_until(lambda: activity(product_id), timeout=30, what="the good event after the poison ones")
     assert activity(product_id).units_added == 5  # only the good event had an effect
-    dead = topic_reader(f"{topic}.dlq").read_until(lambda rs: len(rs) >= 3, message="three dead letters")
+    dead = topic_reader(f"{topic}.dlq").read_until(lambda rs: len(rs) >= 3, what="three dead letters")
     letters = [json.loads(r.value) for r in dead]
     assert [letter["kind"] for letter in letters] == ["malformed", "malformed", "handler_error"]
     assert "not JSON" in letters[0]["error"] and letters[0]["value_base64"]
@@ -251,7 +252,7 @@ def test_mutations_reach_the_read_model_and_rebuild_replays_them(run_relay, run_
     [product] = make_products(1)
     commands.adjust_stock(product_id=product.pk, delta=5)
     commands.adjust_stock(product_id=product.pk, delta=-7)
-    wait_for(lambda: (row := activity(product.pk)) and row.adjustments == 2, timeout=30, message="the read model")
+    wait_until(lambda: (row := activity(product.pk)) and row.adjustments == 2, timeout=30, what="the read model")
     row = activity(product.pk)
     assert (row.units_added, row.units_removed, row.stock_quantity) == (5, 7, 98)
     consumer_stats = consumer.stats
@@ -264,7 +265,7 @@ def test_mutations_reach_the_read_model_and_rebuild_replays_them(run_relay, run_
     assert not ProductStockActivity.objects.filter(sku="GHOST").exists()
     # The live consumer keeps going after a rebuild, without applying the replayed events again.
     commands.adjust_stock(product_id=product.pk, delta=1)
-    wait_for(lambda: activity(product.pk).adjustments == 3, timeout=30, message="the live consumer after the rebuild")
+    wait_until(lambda: activity(product.pk).adjustments == 3, timeout=30, what="the live consumer after the rebuild")
     assert activity(product.pk).units_added == 6
     assert consumer_stats.dead_lettered == 0
 
@@ -303,8 +304,8 @@ def test_relay_and_consumer_processes_work_and_stop_gracefully_on_sigterm(kafka_
     try:
         [product] = make_products(1)
         commands.adjust_stock(product_id=product.pk, delta=2)
-        wait_for(lambda: (row := activity(product.pk)) and row.adjustments == 1, timeout=60,
-                 message="the event to travel through the relay and consumer processes")
+        wait_until(lambda: (row := activity(product.pk)) and row.adjustments == 1, timeout=60,
+                   what="the event to travel through the relay and consumer processes")
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
         for command, process in processes.items():

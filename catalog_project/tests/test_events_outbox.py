@@ -18,16 +18,13 @@ from common.events.envelope import Envelope, InvalidEnvelope
 from common.events.models import OutboxEvent
 from common.events.outbox import record_event
 from common.events.relay import prune_sent
+from common.testing.outbox import outbox_for
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 CREATE = """mutation($input: CreateProductInput!) { createProduct(input: $input) { product { id } } }"""
 ADJUST = """mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta) { product { stockQuantity } } }"""
-
-
-def outbox_for(aggregate_id: object) -> list[OutboxEvent]:
-    return list(OutboxEvent.objects.filter(aggregate_id=str(aggregate_id)).order_by("id"))
 
 
 def valid_envelope_dict() -> dict:

@@ -9,37 +9,17 @@ from typing import Any
 
 import pytest
 from common.auth.replica.sync import apply_user_event
+from common.testing.graphql import GraphQLTestClient
 from django.test import Client
 
 ENDPOINTS = {"graphene": "/graphql/", "ariadne": "/ariadne/"}
 
 
-class GraphQL:
-    def __init__(self, client: Client, path: str) -> None:
-        self.client = client
-        self.path = path
-
-    def post(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None, **headers: str) -> dict:
-        if token is not None:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        response = self.client.post(
-            self.path, {"query": query, "variables": variables or {}}, content_type="application/json", **headers
-        )
-        assert response.status_code < 500, response.content
-        return response.json()
-
-    def code(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None, **headers: str) -> str | None:
-        """The first error's extensions.code, or None when the operation succeeded."""
-        body = self.post(query, variables, token, **headers)
-        errors = body.get("errors")
-        return errors[0]["extensions"]["code"] if errors else None
-
-
 @pytest.fixture(params=sorted(ENDPOINTS))
-def api(request: pytest.FixtureRequest, client: Client, db: None) -> GraphQL:
+def api(request: pytest.FixtureRequest, client: Client, db: None) -> GraphQLTestClient:
     """Each test using it runs against the graphene and the ariadne endpoint.
     (Permission checks may read the user replica, hence the database.)"""
-    return GraphQL(client, ENDPOINTS[request.param])
+    return GraphQLTestClient(client, ENDPOINTS[request.param])
 
 
 @pytest.fixture

@@ -55,12 +55,12 @@ def test_permission_required(api, tokens, roles, perms, expected):
 def test_permission_required_on_mutations(api, tokens):
     assert api.code(ADD_NOTE) == "UNAUTHENTICATED"
     assert api.code(ADD_NOTE, token=tokens.mint(perms=[]).token) == "FORBIDDEN"
-    body = api.post(ADD_NOTE, token=tokens.mint(perms=["ownership.add_note"]).token)
+    body = api.execute(ADD_NOTE, token=tokens.mint(perms=["ownership.add_note"]).token)
     assert body == {"data": {"addNote": {"title": "x"}}}
 
 
 def test_forbidden_names_what_is_missing(api, tokens):
-    error = api.post(TWO_PERMS, token=tokens.mint(perms=[]).token)["errors"][0]
+    error = api.execute(TWO_PERMS, token=tokens.mint(perms=[]).token)["errors"][0]
     assert error["extensions"] == {"code": "FORBIDDEN"}
     assert "ownership.add_note" in error["message"]
 

@@ -6,13 +6,12 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db.utils import OperationalError
-from graphql import GraphQLError, build_schema, execute, parse
-
 from common.graphql.documents import prepare, request_errors
 from common.graphql.errors import format_error
 from common.graphql.inputs import harden_scalars, parse_strict_decimal, request_problem
 from common.graphql.limits import LIMITS, estimate_cost, load_limits
+from django.db.utils import OperationalError
+from graphql import GraphQLError, build_schema, execute, parse
 
 SDL = """
 directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!]) on FIELD_DEFINITION
@@ -119,7 +118,8 @@ def test_request_problems():
     assert request_problem({"query": 12345})
     assert request_problem({"query": "{ a }", "variables": []})
     assert request_problem({"query": "{ a }", "operationName": 5})
-    assert request_problem({"query": "{ a }", "variables": {"x": [[[[[]]]]]}}, load_limits(environ={"GRAPHQL_MAX_JSON_DEPTH": "3"}))
+    shallow = load_limits(environ={"GRAPHQL_MAX_JSON_DEPTH": "3"})
+    assert request_problem({"query": "{ a }", "variables": {"x": [[[[[]]]]]}}, shallow)
     assert request_problem([]) and request_problem(None)
     assert request_problem({"query": "{ a }", "variables": {"x": 1}}) is None
 

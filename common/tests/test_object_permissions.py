@@ -39,7 +39,7 @@ def owned_note(people):
 
 def test_owner_sees_own_object(api, owned_note):
     owner, note = owned_note
-    assert api.post(NOTE, {"id": str(note.pk)}, token=owner.token) == {"data": {"note": "my shopping list"}}
+    assert api.execute(NOTE, {"id": str(note.pk)}, token=owner.token) == {"data": {"note": "my shopping list"}}
 
 
 def test_other_customer_is_forbidden(api, owned_note, people):

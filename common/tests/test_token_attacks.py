@@ -17,7 +17,7 @@ PUBLIC = "{ public }"
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_attack_is_unauthenticated(api, tokens, attack):
     token = ATTACKS[attack](tokens)
-    body = api.post(ME, token=token)
+    body = api.execute(ME, token=token)
     assert body["data"] is None
     assert [error["extensions"]["code"] for error in body["errors"]] == ["UNAUTHENTICATED"]
     # Even for an operation anybody may run: a bad token is never silently treated as anonymous.
@@ -27,11 +27,11 @@ def test_attack_is_unauthenticated(api, tokens, attack):
 def test_valid_token_is_accepted(api, tokens):
     # The control for the attack suite: the same minter's honest token works.
     minted = tokens.mint(roles=["customer"])
-    assert api.post(ME, token=minted.token) == {"data": {"me": minted.user_id}}
+    assert api.execute(ME, token=minted.token) == {"data": {"me": minted.user_id}}
 
 
 def test_anonymous_may_read_public_but_not_protected(api, tokens):
-    assert api.post(PUBLIC) == {"data": {"public": "hello"}}
+    assert api.execute(PUBLIC) == {"data": {"public": "hello"}}
     assert api.code(ME) == "UNAUTHENTICATED"
 
 
@@ -54,7 +54,7 @@ def test_rejection_says_bearer_invalid_token(client, tokens):
 
 def test_expired_token_tells_the_client_to_refresh(api, tokens):
     minted = tokens.mint(now=time.time() - 3600)
-    assert api.post(ME, token=minted.token)["errors"][0]["message"] == "Access token expired."
+    assert api.execute(ME, token=minted.token)["errors"][0]["message"] == "Access token expired."
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_registry_outage_fails_closed(api, tokens, monkeypatch):
         raise RedisConnectionError("registry down")
 
     monkeypatch.setattr(registry, "check_token_state", unavailable)
-    body = api.post(ME, token=minted.token)
+    body = api.execute(ME, token=minted.token)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "try again" in body["errors"][0]["message"]
 

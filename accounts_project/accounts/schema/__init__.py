@@ -18,7 +18,7 @@ from accounts.authentication import authenticate_request
 from accounts.models import User
 from accounts.queries import users_by_ids
 from accounts.schema.mutations import mutation
-from accounts.schema.queries import query
+from accounts.schema.query import query
 from accounts.schema.types import datetime_scalar, session_type, user_type
 
 type_defs = load_schema_from_path(str(Path(__file__).parent))

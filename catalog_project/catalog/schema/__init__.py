@@ -11,7 +11,7 @@ from graphene_federation import FederationVersion, build_schema
 from catalog.queries import products_by_ids
 from catalog.schema.loaders import category_tree
 from catalog.schema.mutations import CatalogMutation
-from catalog.schema.queries import CatalogQuery
+from catalog.schema.query import CatalogQuery
 
 # The composition library in the gateway accepts federation links up to v2.9.
 schema = build_schema(query=CatalogQuery, mutation=CatalogMutation, federation_version=FederationVersion.VERSION_2_9)

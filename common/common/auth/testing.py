@@ -1,7 +1,7 @@
 """Test support for services that verify accounts tokens (used through common.auth.pytest_plugin).
 
 - `KeyPair`: an RSA signing key with its `kid` and public JWK.
-- `AccountsStub`: a real HTTP server on a free loopback port standing in for the accounts
+- `AccountsStub`: a real HTTP server (`common.testing.StubServer`) on a free loopback port standing in for the accounts
   service's public surface: `GET /.well-known/jwks.json` and the GraphQL `login` mutation.
 - `TokenMinter`: signs tokens exactly as the JWT contract says and opens their session in the
   shared registry, so they pass every check unless a test breaks one on purpose.
@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -26,6 +24,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from common.auth import registry
 from common.auth.roles import ADMIN, CATALOG_MANAGER, CUSTOMER, ORDER_MANAGER
+from common.testing.stub_server import Reply, Request, StubServer
 
 ISSUER = "catalog-platform-accounts"
 AUDIENCE = "catalog-platform"
@@ -159,7 +158,7 @@ def forge(header: dict[str, Any], claims: dict[str, Any], signature: bytes | Non
 
 @dataclass
 class AccountsStub:
-    """Serves JWKS and `login` on 127.0.0.1:<free port> until `close()`."""
+    """Serves JWKS and `login` on 127.0.0.1:<free port> (a `StubServer`) until `close()`."""
 
     minter: TokenMinter
     jwks_keys: list[dict[str, Any]] = field(default_factory=list)
@@ -171,45 +170,21 @@ class AccountsStub:
 
     def __post_init__(self) -> None:
         self.jwks_keys = self.jwks_keys or [self.minter.key.jwk()]
-        stub = self
+        self.server = StubServer(self._answer, name="accounts-stub")
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-                pass
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/jwks.json":
-                    stub.jwks_requests += 1
-                    if stub.jwks_down:
-                        self._send(503, {})
-                    else:
-                        self._send(200, {"keys": list(stub.jwks_keys)})
-                else:
-                    self._send(404, {})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                request = json.loads(self.rfile.read(length) or b"{}")
-                stub.login_requests.append({"body": request, "forwarded_for": self.headers.get("X-Forwarded-For")})
-                self._send(200, stub.login_response(request.get("variables") or {}))
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="accounts-stub", daemon=True)
-        self.thread.start()
+    def _answer(self, request: Request) -> Reply:
+        if request.method == "GET":
+            if request.path != "/.well-known/jwks.json":
+                return Reply.json({}, 404)
+            self.jwks_requests += 1
+            return Reply.json({}, 503) if self.jwks_down else Reply.json({"keys": list(self.jwks_keys)})
+        body = request.json()
+        self.login_requests.append({"body": body, "forwarded_for": request.headers.get("x-forwarded-for")})
+        return Reply.json(self.login_response(body.get("variables") or {}))
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.server.base_url
 
     @property
     def jwks_url(self) -> str:
@@ -231,8 +206,7 @@ class AccountsStub:
         return {"data": {"login": {"accessToken": minted.token}}}
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 # --- the JWT attack suite ---------------------------------------------------------------------------

@@ -5,13 +5,9 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from common.testing.net import free_port
+from common.testing.polling import wait_until
 
 
 class PrivateRedisServer:
@@ -21,18 +17,14 @@ class PrivateRedisServer:
         found = binary or shutil.which("redis-server")
         if found is None:
             raise FileNotFoundError("redis-server is not installed")
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._command = [found, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
         self._process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while not self._answers_ping():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"redis-server on {self.port} did not start within {timeout}s")
-            time.sleep(0.02)
+        wait_until(self._answers_ping, timeout=timeout, what=f"redis-server on {self.port} to answer PING")
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:

@@ -10,26 +10,15 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO
 
+from common.testing.net import free_port, port_open
+from common.testing.polling import wait_until
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+__all__ = ["TansuBroker", "broker_command", "free_port"]
 
 
 def broker_binary() -> str:
@@ -63,14 +52,6 @@ def _die_with_parent() -> None:
     benchmark never leaves a broker behind."""
     if _prctl is not None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def wait_until(predicate: object, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.02)
 
 
 class TansuBroker:

@@ -8,13 +8,13 @@ Fixtures:
   run_relay / run_consumer   an OutboxRelay / EventConsumer running in a thread, stopped at teardown
 
 Tests that use the relay or a consumer need `transactional_db`: those run in other threads with
-their own connections and only see committed rows. Everything waits by polling with a deadline.
+their own connections and only see committed rows. Everything waits by polling with a deadline
+(`common.testing.polling.wait_until`).
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,18 +23,8 @@ from typing import Any
 import pytest
 
 from common.events.broker import TansuBroker
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 20, message: str = "condition") -> Any:
-    """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.02)
+from common.testing.polling import wait_until
+from common.testing.threads import Background
 
 
 @pytest.fixture(scope="session")
@@ -81,19 +71,19 @@ class TopicReader:
         self.topic = topic
         self.records: list[Any] = []
         self._consumer = clients.consumer(group_id=None, role="test-reader")
-        partitions = wait_for(lambda: self._consumer.partitions_for_topic(topic), message=f"partitions of {topic}")
+        partitions = wait_until(lambda: self._consumer.partitions_for_topic(topic), what=f"partitions of {topic}")
         from kafka import TopicPartition
 
         assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
         self._consumer.assign(assigned)
         self._consumer.seek_to_beginning(*assigned)
 
-    def read_until(self, predicate: Callable[[list[Any]], bool], *, timeout: float = 20, message: str = "") -> list[Any]:
+    def read_until(self, predicate: Callable[[list[Any]], bool], *, timeout: float = 20, what: str = "") -> list[Any]:
         """Keep reading until `predicate(all records so far)` holds; returns all records read."""
         deadline = time.monotonic() + timeout
         while not predicate(self.records):
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out reading {self.topic} ({len(self.records)} records): {message}")
+                raise AssertionError(f"timed out reading {self.topic} ({len(self.records)} records): {what}")
             for partition_records in self._consumer.poll(timeout_ms=100).values():
                 self.records.extend(partition_records)
         return self.records
@@ -114,30 +104,6 @@ def topic_reader(events_settings: Any) -> Iterator[Callable[[str], TopicReader]]
     yield open_reader
     for reader in readers:
         reader.close()
-
-
-class Background:
-    """Runs a relay or consumer (anything with `.run()` and `.stop`) in a thread; errors surface on stop."""
-
-    def __init__(self, worker: Any) -> None:
-        self.worker = worker
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True, name=type(worker).__name__)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.worker.run()
-        except BaseException as exc:
-            self.error = exc
-            raise
-
-    def stop(self, timeout: float = 20) -> None:
-        self.worker.stop.set()
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), f"{self.thread.name} did not stop within {timeout}s"
-        if self.error is not None:
-            raise self.error
 
 
 @pytest.fixture
