@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common.testing.net import free_port
+from common.testing.polling import TimedOut
+from common.testing.polling import wait_until as _wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,14 +33,6 @@ import manage_all  # noqa: E402
 ADMIN = ("admin@example.com", "Admin-demo-pass-1")
 CUSTOMER = ("customer@example.com", "Customer-demo-pass-1")
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -280,9 +275,8 @@ async def run_load(url: str, operations: list[tuple[str, float, Any]], *, rate: 
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
+    """True once `predicate()` holds, False when `timeout` passed first (a figure, not a failure)."""
+    try:
+        return bool(_wait_until(predicate, timeout=timeout, interval=interval))
+    except TimedOut:
+        return False
