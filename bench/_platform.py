@@ -180,6 +180,18 @@ class Platform:
                           timeout=30).json()
         return body["data"]["login"]["accessToken"]
 
+    def bearer(self, who: tuple[str, str], refresh_after: float = 200.0) -> Any:
+        """headers() -> {"Authorization": ...}, signing in again before the access token (5 min) expires."""
+        state = {"at": 0.0, "headers": {}}
+
+        def headers() -> dict[str, str]:
+            if time.monotonic() - state["at"] > refresh_after:
+                state["headers"] = {"Authorization": f"Bearer {self.token(who)}"}
+                state["at"] = time.monotonic()
+            return state["headers"]
+
+        return headers
+
     def sql(self, service: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
         import psycopg
 

@@ -48,8 +48,8 @@ def counts(platform: Platform) -> dict[str, int]:
 
 
 def operations(platform: Platform, product_ids: list[str]) -> list[tuple[str, float, Any]]:
-    admin = {"Authorization": f"Bearer {platform.token(ADMIN)}"}
-    customer = {"Authorization": f"Bearer {platform.token(CUSTOMER)}"}
+    admin = platform.bearer(ADMIN)
+    customer = platform.bearer(CUSTOMER)
     rng = random.Random(5)
 
     def browse() -> tuple[dict, dict, None]:
@@ -63,14 +63,14 @@ def operations(platform: Platform, product_ids: list[str]) -> list[tuple[str, fl
         return {"query": "{ categories { id name children { id } } }"}, {}, None
 
     def me() -> tuple[dict, dict, None]:
-        return {"query": "{ me { id email } }"}, customer, None
+        return {"query": "{ me { id email } }"}, customer(), None
 
     def adjusted(data: dict) -> bool:
         return bool((data.get("data") or {}).get("adjustStock"))
 
     def adjust() -> tuple[dict, dict, Any]:
         return ({"query": "mutation($id: ID!) { adjustStock(productId: $id, delta: 1) { product { id } } }",
-                 "variables": {"id": rng.choice(product_ids)}}, admin, adjusted)
+                 "variables": {"id": rng.choice(product_ids)}}, admin(), adjusted)
 
     return [("browse", 4, browse), ("detail", 3, detail), ("categories", 1, categories), ("me", 1, me), ("adjust", 2, adjust)]
 

@@ -26,8 +26,8 @@ from _platform import ADMIN, CUSTOMER, Load, Platform, run_load
 
 
 def operations(platform: Platform, product_ids: list[str]) -> list[tuple[str, float, Any]]:
-    admin = {"Authorization": f"Bearer {platform.token(ADMIN)}"}
-    customer = {"Authorization": f"Bearer {platform.token(CUSTOMER)}"}
+    admin = platform.bearer(ADMIN)
+    customer = platform.bearer(CUSTOMER)
     rng = random.Random(11)
     words = ["lamp", "desk", "chair", "oak", "brass", "mug", "sofa", "rug", "x"]
 
@@ -50,12 +50,12 @@ def operations(platform: Platform, product_ids: list[str]) -> list[tuple[str, fl
         return {"query": "{ categories { id name children { id name } } }"}, {}, None
 
     def me() -> tuple[dict, dict, None]:
-        return {"query": "{ me { id email roles } }"}, customer, None
+        return {"query": "{ me { id email roles } }"}, customer(), None
 
     def adjust() -> tuple[dict, dict, None]:
         return ({"query": "mutation($id: ID!, $d: Int!) "
                           "{ adjustStock(productId: $id, delta: $d) { product { id stockQuantity } } }",
-                 "variables": {"id": rng.choice(product_ids), "d": rng.choice([1, 2, 3])}}, admin, None)
+                 "variables": {"id": rng.choice(product_ids), "d": rng.choice([1, 2, 3])}}, admin(), None)
 
     return [("page", 4, page), ("search", 2, search), ("detail", 3, detail), ("categories", 1, categories),
             ("me", 2, me), ("adjust", 1, adjust)]
@@ -71,7 +71,7 @@ def main() -> None:
     if options.gateway_node_options:
         os.environ["NODE_OPTIONS"] = options.gateway_node_options
     load_before = os.getloadavg()
-    with Platform(os.environ.get("DATABASE_NAME_SUFFIX", "") + "_faults") as platform:
+    with Platform(os.environ.get("DATABASE_NAME_SUFFIX", "") + "_soak") as platform:
         os.environ.pop("NODE_OPTIONS", None)
         product_ids = [str(row[0]) for row in platform.sql("catalog", "SELECT id FROM catalog_product LIMIT 200")]
         ops = operations(platform, product_ids)
