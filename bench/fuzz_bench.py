@@ -56,7 +56,7 @@ def main() -> None:
     options = parser.parse_args()
     load_before = os.getloadavg()
     results: dict[str, dict[str, Any]] = {}
-    with Platform(os.environ.get("DATABASE_NAME_SUFFIX", "") + "_faults", gateway_production=False) as platform, \
+    with Platform(os.environ.get("DATABASE_NAME_SUFFIX", "") + "_fuzz", gateway_production=False) as platform, \
             httpx.Client(timeout=30) as http:
         urls = {"gateway": platform.gateway + "/graphql", **platform.subgraphs}
         staff = {"Authorization": f"Bearer {platform.token(ADMIN)}"}
