@@ -85,7 +85,11 @@ export function nestedDeeperThan(value, limit) {
 
 function checkParams(params, maxJsonDepth) {
   for (const operation of Array.isArray(params) ? params : [params]) {
-    if (operation && typeof operation === 'object' && (nestedDeeperThan(operation.variables, maxJsonDepth) || nestedDeeperThan(operation.extensions, maxJsonDepth))) {
+    // Before any plugin reads `params.query` (a `[null]` batch crashed the response cache's policy).
+    if (operation === null || typeof operation !== 'object' || Array.isArray(operation)) {
+      throw reject(400, 'BAD_REQUEST', 'Each operation must be a JSON object.');
+    }
+    if (nestedDeeperThan(operation.variables, maxJsonDepth) || nestedDeeperThan(operation.extensions, maxJsonDepth)) {
       throw reject(400, 'BAD_REQUEST', `JSON nested deeper than ${maxJsonDepth} levels.`);
     }
   }
