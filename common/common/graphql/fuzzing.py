@@ -156,9 +156,9 @@ malformed_bodies = st.one_of(
     st.binary(max_size=300),
     json_values.map(lambda value: json.dumps(value).encode()),
     st.builds(lambda q, v: json.dumps({"query": q, "variables": v}).encode(), json_values, json_values),
-    st.sampled_from([b"{", b"[", b'{"query": 12345}', b'{"query": "{ __typename }", "variables": "x"}',
-                     b"query=%", b"query=%E0%A4%A", b"\xff\xfe\x00", b'{"query":"{__typename}","variables":{"a":'
-                     + b"[" * 5000 + b"]" * 5000 + b"}}"]),
+    st.sampled_from([b"{", b"[", b"[null]", b"null", b"[[]]", b'{"query": 12345}',
+                     b'{"query": "{ __typename }", "variables": "x"}', b"query=%", b"query=%E0%A4%A", b"\xff\xfe\x00",
+                     b'{"query":"{__typename}","variables":{"a":' + b"[" * 5000 + b"]" * 5000 + b"}}"]),
 )
 content_types = st.sampled_from(["application/json", "application/x-www-form-urlencoded", "application/graphql",
                                  "multipart/form-data; boundary=x", "text/plain", "application/json; charset=latin-1"])
