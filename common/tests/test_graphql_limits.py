@@ -134,3 +134,10 @@ def test_a_lost_database_connection_is_service_unavailable_not_internal():
 def test_env_overrides_the_shared_file():
     assert load_limits(environ={"GRAPHQL_MAX_ALIASES": "3"}).max_aliases == 3
     assert load_limits(environ={}).max_aliases == 15
+
+
+def test_the_gateways_response_cache_aliases_are_not_counted():
+    # What the gateway sends for a 15-alias client query: 16 more aliases of its own.
+    query = "{ " + " ".join(f"a{i}: item(id: {i}) {{ id __responseCacheTypeName: __typename }}" for i in range(15))
+    assert errors(query + " __responseCacheTypeName: __typename }") == []
+    assert errors(query + " a15: __typename }") == ["GRAPHQL_VALIDATION_FAILED"]

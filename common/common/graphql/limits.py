@@ -54,6 +54,10 @@ COST_CODE = "COST_ESTIMATED_TOO_EXPENSIVE"
 VALIDATION_CODE = "GRAPHQL_VALIDATION_FAILED"
 ENTITIES_FIELD = "_entities"
 MUTATION_FIELD_COST = 10
+# The gateway's response cache adds `__responseCacheTypeName: __typename` and `__responseCacheId: id`
+# to every selection set it sends. Not counted: an alias repeated in one selection set merges into one
+# field (and a conflicting reuse is a validation error), so a fixed name can never multiply work.
+GATEWAY_ALIASES = frozenset({"__responseCacheTypeName", "__responseCacheId"})
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,8 @@ class _ShapeCounter:
                 else:
                     level = 0 if name == ENTITIES_FIELD else 1
                 depth = max(depth, level + below.depth)
-                aliases += below.aliases + (1 if selection.alias is not None else 0)
+                own_alias = selection.alias is not None and selection.alias.value not in GATEWAY_ALIASES
+                aliases += below.aliases + (1 if own_alias else 0)
                 directives += below.directives
             elif isinstance(selection, InlineFragmentNode):
                 below = self.selection_set(selection.selection_set)
