@@ -165,7 +165,8 @@ def main() -> None:
         for _ in range(options.events):
             mutate()
         write_seconds = time.perf_counter() - started
-        batch = set(commit_times) - before
+        batch = set(commit_times) - before  # 2 events per adjustment: catalog.product.updated + catalog.stock.adjusted
+        events_a = len(batch)
         relay_started = time.time()
         relay = start_worker("relay_outbox", env, log_dir)
         sent_at = None
@@ -205,13 +206,14 @@ def main() -> None:
     p95 = percentile(latencies, 0.95)
     print(f"events bench — {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"kafka-python {kafka.__version__}, Tansu (memory), PostgreSQL, relay and consumer as processes")
-    print(f"{options.events} events per phase, adjust_stock mutations over {options.products} products; "
+    print(f"{options.events} adjust_stock mutations per phase over {options.products} products "
+          f"({events_a} events in phase A: model state + domain event each); "
           f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores shared)")
     print()
     print("phase A — backlog drain (recorded with the relay stopped, then the relay starts)")
     print(f"  recording: {options.events / write_seconds:8.0f} mutations/s  (one transaction each, single writer)")
-    print(f"  relay:     {options.events / relay_seconds:8.0f} events/s outbox -> broker (acks=all; incl. relay start-up)")
-    print(f"  pipeline:  {options.events / drain_seconds:8.0f} events/s outbox -> broker -> consumer effect committed")
+    print(f"  relay:     {events_a / relay_seconds:8.0f} events/s outbox -> broker (acks=all; incl. relay start-up)")
+    print(f"  pipeline:  {events_a / drain_seconds:8.0f} events/s outbox -> broker -> consumer effect committed")
     print()
     print(f"phase B — steady load at {options.rate:.0f} mutations/s (achieved {options.events / load_seconds:.0f}/s)")
     print(f"  commit -> effect latency: p50 {percentile(latencies, 0.50):6.1f} ms   p95 {p95:6.1f} ms   "

@@ -33,7 +33,13 @@ from common.testing.net import free_port
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import manage_all  # noqa: E402 - starts services and gateways the same way `up` does
+import devtools.services as discovery  # noqa: E402 - starts services and gateways the same way `up` does
+from devtools.bootstrap import setup  # noqa: E402
+from devtools.env import production_env  # noqa: E402
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
+from devtools.paths import LOG_DIR  # noqa: E402
+from devtools.servers import start_services  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 LIST_QUERY = """query ProductList {
   products(first: 20) { edges { node { id sku name price { amount currency } inStock category { id name } } } }
@@ -162,24 +168,24 @@ def measure_cell(targets: dict[str, str], operation: str, body: bytes, concurren
 # --- the run ------------------------------------------------------------------------------------
 
 
-def start_platform(supervisor: manage_all.Supervisor, *, subgraph_cache: bool) -> tuple[str, dict[str, str]]:
+def start_platform(supervisor: Supervisor, *, subgraph_cache: bool) -> tuple[str, dict[str, str]]:
     """Every service under gunicorn plus two production gateways over the full supergraph;
     returns (catalog GraphQL URL, {gateway name: GraphQL URL})."""
-    manage_all.ensure_gateway_dependencies()
-    manage_all.setup(production=True)
-    ports = {s["name"]: free_port() for s in manage_all.services()}
+    ensure_gateway_dependencies()
+    setup(production=True)
+    ports = {s["name"]: free_port() for s in discovery.services()}
     switches = {} if subgraph_cache else {"CACHE_DATA_ENABLED": "false", "CACHE_RESULT_ENABLED": "false"}
-    base = manage_all.start_services(supervisor, production=True, ports=ports,
-                                     extra_env={**manage_all.production_env(), **switches})
-    subgraphs = manage_all.graphql_urls(base)
-    supergraph = manage_all.LOG_DIR / "bench-supergraph.graphql"
-    manage_all.compose_supergraph(subgraphs, out=supergraph)
+    base = start_services(supervisor, production=True, ports=ports,
+                                     extra_env={**production_env(), **switches})
+    subgraphs = discovery.graphql_urls(base)
+    supergraph = LOG_DIR / "bench-supergraph.graphql"
+    compose_supergraph(subgraphs, out=supergraph)
     gateways = {}
     for name, dedupe in (("gateway (dedup on)", "1"), ("gateway (dedup off)", "0")):
         # The hop itself: anonymous catalog reads would otherwise be answered from the gateway's
         # response cache (bench/gateway_cache_bench.py measures that).
         env = {"GATEWAY_DEDUPE_INFLIGHT": dedupe, "GATEWAY_RESPONSE_CACHE": "0"}
-        url = manage_all.start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph,
+        url = start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph,
                                        name=f"bench-gateway-dedupe-{dedupe}", extra_env=env)
         gateways[name] = url + "/graphql"
     return subgraphs["catalog"], gateways
@@ -228,7 +234,7 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
-    supervisor = manage_all.Supervisor()
+    supervisor = Supervisor()
     try:
         subgraph_url, gateways = start_platform(supervisor, subgraph_cache=args.subgraph_cache == "on")
         targets = {"subgraph (direct)": subgraph_url, **gateways}

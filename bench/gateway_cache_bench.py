@@ -36,7 +36,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from gateway_bench import DETAIL_QUERY, LIST_QUERY, Result, load  # noqa: E402
 
-import manage_all  # noqa: E402
+import devtools.services as discovery  # noqa: E402 - starts services and gateways the same way `up` does
+from devtools.bootstrap import setup  # noqa: E402
+from devtools.env import production_env  # noqa: E402
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
+from devtools.paths import LOG_DIR  # noqa: E402
+from devtools.servers import start_services  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 CROSS_QUERY = "query MeAndProducts { me { email } products(first: 10) { edges { node { id name price { amount } } } } }"
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
@@ -57,28 +63,28 @@ def _query_of(body: bytes) -> dict:
     return {"query": payload["query"], "variables": payload.get("variables")}
 
 
-def start(supervisor: manage_all.Supervisor, cold: manage_all.Supervisor) -> dict[str, str]:
+def start(supervisor: Supervisor, cold: Supervisor) -> dict[str, str]:
     """Returns {config name: gateway base URL}."""
-    manage_all.ensure_gateway_dependencies()
-    manage_all.setup(production=True)
-    ports = {s["name"]: free_port() for s in manage_all.services()}
+    ensure_gateway_dependencies()
+    setup(production=True)
+    ports = {s["name"]: free_port() for s in discovery.services()}
     # Every service verifies tokens against this run's accounts.
-    env = {**manage_all.production_env(), "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"}
-    warm = manage_all.graphql_urls(manage_all.start_services(supervisor, production=True, ports=ports, extra_env=env))
-    cold_base = manage_all.start_services(
+    env = {**production_env(), "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"}
+    warm = discovery.graphql_urls(start_services(supervisor, production=True, ports=ports, extra_env=env))
+    cold_base = start_services(
         cold, production=True, ports={"catalog": free_port()}, only=["catalog"],
         extra_env={**env, "CACHE_DATA_ENABLED": "false", "CACHE_RESULT_ENABLED": "false"})["catalog"]
-    catalog_path = next(s["graphql_path"] for s in manage_all.subgraphs() if s["name"] == "catalog")
+    catalog_path = next(s["graphql_path"] for s in discovery.subgraphs() if s["name"] == "catalog")
     cold_catalog = {"catalog": cold_base + catalog_path}
     supergraphs = {}
     for name, subgraphs in (("warm", warm), ("cold", {**warm, **cold_catalog})):
-        path = manage_all.LOG_DIR / f"bench-cache-supergraph-{name}.graphql"
-        manage_all.compose_supergraph(subgraphs, out=path)
+        path = LOG_DIR / f"bench-cache-supergraph-{name}.graphql"
+        compose_supergraph(subgraphs, out=path)
         supergraphs[name] = path
     gateways = {}
     for config, supergraph, response_cache in (("no caches", "cold", "0"), ("subgraph caches", "warm", "0"),
                                                ("all caches", "warm", "1")):
-        gateways[config] = manage_all.start_gateway(
+        gateways[config] = start_gateway(
             supervisor, port=free_port(), production=True, supergraph=supergraphs[supergraph],
             name=f"bench-cache-gateway-{config.split()[0]}",
             # In-flight de-duplication off: it merges identical concurrent requests, a cache of its own.
@@ -127,7 +133,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10])
     args = parser.parse_args()
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench"
-    supervisor, cold = manage_all.Supervisor(), manage_all.Supervisor()
+    supervisor, cold = Supervisor(), Supervisor()
     try:
         gateways = start(supervisor, cold)
         graphql = gateways["subgraph caches"] + "/graphql"

@@ -1,16 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility for the catalog service."""
 
-import os
-import sys
-
-
-def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "catalog_project.settings.dev")
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from common.manage import main
 
 if __name__ == "__main__":
-    main()
+    main("catalog_project.settings.dev")

@@ -10,7 +10,6 @@ Everything is stopped at the end of the session. No Django settings are loaded h
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,24 +20,18 @@ from common.testing.graphql import GraphQLHttpClient
 from common.testing.net import free_port
 from common.testing.stub_server import Reply, Request, StubServer
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import manage_all  # noqa: E402 - the one place that knows how to start services and the gateway
+# What `manage_all.py up` uses, here on free ports (the repository root is on pytest's pythonpath).
+from devtools import bootstrap, services
+from devtools.env import service_env
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway
+from devtools.manage import manage
+from devtools.servers import start_services, start_workers
+from devtools.service_redis import start_service_redis
+from devtools.supervisor import Supervisor
 
 
 def service_names() -> set[str]:
-    return {service["name"] for service in manage_all.services()}
-
-
-def drop_databases(suffix: str) -> None:
-    """Fresh end-to-end databases every session: schema changes (e.g. a swapped user model) never meet old rows."""
-    import psycopg
-
-    admin_url = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        for service in manage_all.services():
-            connection.execute(f'DROP DATABASE IF EXISTS "{service["database"]}{suffix}" WITH (FORCE)')
+    return set(services.service_names())
 
 
 GraphQL = GraphQLHttpClient  # the name the cross-service tests use in type hints
@@ -46,11 +39,12 @@ GraphQL = GraphQLHttpClient  # the name the cross-service tests use in type hint
 
 @dataclass
 class Platform:
-    supervisor: manage_all.Supervisor
+    supervisor: Supervisor
     services: dict[str, str]  # service name -> base URL
     subgraphs: dict[str, str]  # subgraph name -> GraphQL URL
     supergraph: Path
     gateway_url: str  # development-mode gateway base URL
+    env: dict[str, str] = field(default_factory=dict)  # what every service and worker was started with
     clients: list[GraphQL] = field(default_factory=list)
 
     def client(self, base_url: str | None = None, path: str = "/graphql", **headers: str) -> GraphQL:
@@ -65,8 +59,8 @@ class Platform:
 
     def start_gateway(self, name: str, *, production: bool, supergraph: Path | None = None,
                       extra_env: dict[str, str] | None = None) -> str:
-        return manage_all.start_gateway(self.supervisor, port=free_port(), production=production,
-                                        supergraph=supergraph or self.supergraph, name=name, extra_env=extra_env)
+        return start_gateway(self.supervisor, port=free_port(), production=production,
+                             supergraph=supergraph or self.supergraph, name=name, extra_env=extra_env)
 
     def proxied_gateway(self, name: str, directory: Path, *, subgraph: str = "catalog",
                         **env: str) -> tuple[RecordingProxy, str]:
@@ -83,11 +77,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     saved_suffix = os.environ.get("DATABASE_NAME_SUFFIX")
     # Own databases: end-to-end data never mixes with this checkout's development data.
     os.environ["DATABASE_NAME_SUFFIX"] = (saved_suffix or "") + "_e2e"
-    manage_all.ensure_gateway_dependencies()
-    manage_all.ensure_backing_services()
-    drop_databases(os.environ["DATABASE_NAME_SUFFIX"])
-    manage_all.setup()
-    supervisor = manage_all.Supervisor()
+    ensure_gateway_dependencies()
+    bootstrap.ensure_backing_services()
+    # Fresh end-to-end databases every session: schema changes (e.g. a swapped user model) never meet old rows.
+    bootstrap.drop_databases(os.environ["DATABASE_NAME_SUFFIX"])
+    bootstrap.setup()
+    supervisor = Supervisor()
     ports = {name: free_port() for name in service_names()}
     extra_env = {}
     if "accounts" in ports:
@@ -101,12 +96,17 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         })
     platform = None
     try:
-        services = manage_all.start_services(supervisor, ports=ports, extra_env=extra_env)
-        subgraphs = manage_all.graphql_urls(services)
+        # Services that keep their data in a Redis of their own (the cart) get one on a free port.
+        extra_env.update(start_service_redis(
+            supervisor, ports={s["name"]: free_port() for s in services.services() if s.get("redis")},
+            data_root=tmp_path_factory.mktemp("service-redis"),
+        ))
+        base_urls = start_services(supervisor, ports=ports, extra_env=extra_env)
+        subgraphs = services.graphql_urls(base_urls)
         supergraph = tmp_path_factory.mktemp("gateway") / "supergraph.graphql"
-        assert manage_all.compose_supergraph(subgraphs, out=supergraph, check=False) == 0
-        gateway_url = manage_all.start_gateway(supervisor, port=free_port(), supergraph=supergraph, name="e2e-gateway")
-        platform = Platform(supervisor, services, subgraphs, supergraph, gateway_url)
+        assert compose_supergraph(subgraphs, out=supergraph, check=False) == 0
+        gateway_url = start_gateway(supervisor, port=free_port(), supergraph=supergraph, name="e2e-gateway")
+        platform = Platform(supervisor, base_urls, subgraphs, supergraph, gateway_url, env=extra_env)
         yield platform
     finally:
         for client in platform.clients if platform else []:
@@ -116,6 +116,24 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             os.environ.pop("DATABASE_NAME_SUFFIX", None)
         else:
             os.environ["DATABASE_NAME_SUFFIX"] = saved_suffix
+
+
+@pytest.fixture(scope="session")
+def event_backbone(platform: Platform) -> Iterator[str]:
+    """A broker on a free port and every service's workers (relays, consumers), for tests whose
+    data crosses services through events (e.g. the cart's product read model). Started on demand."""
+    from common.events.broker import TansuBroker
+
+    broker = TansuBroker().start()
+    try:
+        for service in services.services():
+            if service.get("workers"):
+                manage(service, ["create_topics"], env=service_env(
+                    service, extra={**platform.env, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}))
+        start_workers(platform.supervisor, broker=broker.bootstrap_servers, production=False, extra_env=platform.env)
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
 
 
 @pytest.fixture(scope="session")
@@ -157,7 +175,11 @@ class RecordingProxy:
                 return Reply(500, b"Traceback (most recent call last): secret internal detail", "text/plain")
             return Reply(500, b"Internal Server Error", "text/plain")
         if request.method == "POST":
-            upstream = httpx.post(self.target, content=request.body, headers={"content-type": "application/json"})
+            # The token goes on (the subgraph verifies it); the other headers are only recorded.
+            forwarded = {"content-type": "application/json"}
+            if request.headers.get("authorization"):
+                forwarded["authorization"] = request.headers["authorization"]
+            upstream = httpx.post(self.target, content=request.body, headers=forwarded)
         else:
             upstream = httpx.get(httpx.URL(self.target).join(request.path))
         return Reply(upstream.status_code, upstream.content, upstream.headers.get("content-type", ""))

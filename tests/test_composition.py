@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -9,9 +10,8 @@ import pytest
 from common.testing.net import free_port
 from common.testing.stub_server import Reply, StubServer
 
-import manage_all
-
-GATEWAY = manage_all.GATEWAY_DIR
+from devtools.paths import GATEWAY_DIR as GATEWAY
+from devtools.services import subgraphs
 
 
 def compose(*args: str, cwd: Path = GATEWAY) -> subprocess.CompletedProcess[str]:
@@ -23,7 +23,7 @@ def test_composes_every_subgraph_listed_in_services_json(platform, tmp_path):
     result = compose(*[f"--url={name}={url}" for name, url in platform.subgraphs.items()], f"--out={out}")
     assert result.returncode == 0, result.stderr
     sdl = out.read_text()
-    listed = [s["name"] for s in manage_all.subgraphs()]
+    listed = [s["name"] for s in subgraphs()]
     assert listed, "services.json lists no subgraph"
     for name in listed:
         assert f'@join__graph(name: "{name}", url: "{platform.subgraphs[name]}")' in sdl
@@ -85,7 +85,7 @@ def test_gateway_refuses_to_start_without_a_valid_supergraph(tmp_path, content):
     path = tmp_path / "supergraph.graphql"
     if content is not None:
         path.write_text(content)
-    env = {**manage_all.os.environ, "GATEWAY_SUPERGRAPH": str(path), "GATEWAY_PORT": str(free_port()), "NODE_ENV": "production"}
+    env = {**os.environ, "GATEWAY_SUPERGRAPH": str(path), "GATEWAY_PORT": str(free_port()), "NODE_ENV": "production"}
     result = subprocess.run(["node", "start.mjs"], cwd=GATEWAY, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 3
     assert "refusing to start" in result.stderr

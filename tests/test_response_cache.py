@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from common.cache.testing import PrivateRedisServer
 from common.testing.polling import eventually
 from conftest import GraphQL, Platform, RecordingProxy, service_names
 from test_story_accounts import CATALOG_MANAGER, REGISTER, bearer, login
@@ -169,18 +168,6 @@ def test_mutations_are_never_cached(gateway):
     # with a fresh id every time.
     again = gateway.data(REGISTER, variables)["register"]["user"]
     assert again["email"] == email and again["id"] != first["id"]
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedisServer]:
-    """A redis-server of this test's own on a free port that the test can stop and start."""
-    try:
-        server = PrivateRedisServer()
-    except FileNotFoundError:
-        pytest.skip("redis-server is not installed")
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_redis_down_then_back(platform, private_redis):

@@ -23,6 +23,14 @@ from accounts import commands, web
 from accounts.models import ServicePermission, Session, User
 from accounts.queries import Authorization, authorization_of, users_with_roles
 
+
+def service_grants(user: User) -> tuple[str, ...]:
+    """What the user's roles allow across services (ADMIN_USER_GRANTS: the admin index tells staff
+    who may see nothing here where their permissions apply)."""
+    loaded = users_with_roles().filter(pk=user.pk).first()
+    return authorization_of(loaded).perms if loaded is not None else ()
+
+
 # --- helpers: who is affected by a role change ---------------------------------------------------
 
 

@@ -7,4 +7,6 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the Django login hook)
+        from accounts import events, signals  # noqa: F401  (signals connects the Django login hook)
+
+        events.register()

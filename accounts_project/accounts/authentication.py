@@ -16,7 +16,8 @@ from functools import cached_property
 from typing import Any
 
 from common.auth import registry
-from common.graphql.errors import Unauthenticated
+from common.errors import Unauthenticated
+from common.events.context import set_actor
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -97,6 +98,8 @@ def authenticate_request(request: HttpRequest) -> AuthResult:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         cached = _from_bearer(header) if header else _from_cookie(request)
         request._accounts_auth = cached  # type: ignore[attr-defined]
+        if cached.principal is not None:
+            set_actor(cached.principal.user_id)  # events recorded from now on act for the caller
     return cached
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from importlib import import_module
 
 from common.auth import registry
-from common.graphql.errors import BadUserInput, FieldErrors, NotFound, Unauthenticated
+from common.errors import FieldErrors, NotFound, Unauthenticated, ValidationFailed
 from common.text import display_text_problem
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -58,7 +58,7 @@ def _password_errors(password: str, user: User) -> list[str]:
 
 
 def register_user(*, email: str, password: str, full_name: str = "", address: str = "unknown") -> User:
-    """Create a customer account. BadUserInput for invalid fields.
+    """Create a customer account. ValidationFailed for invalid fields.
 
     A taken email answers exactly like a new registration (same shape, same work: the password
     is hashed either way), so `register` tells nobody which emails have accounts; the owner is
@@ -71,9 +71,9 @@ def register_user(*, email: str, password: str, full_name: str = "", address: st
     except ValidationError:
         errors.add("email", "Enter a valid email address.")
     if len(full_name) > 150:
-        errors.add("fullName", "At most 150 characters.")
+        errors.add("full_name", "At most 150 characters.")
     elif display_text_problem(full_name):
-        errors.add("fullName", display_text_problem(full_name))  # type: ignore[arg-type]
+        errors.add("full_name", display_text_problem(full_name))  # type: ignore[arg-type]
     for message in _password_errors(password, User(email=email, full_name=full_name)):
         errors.add("password", message)
     errors.raise_if_any()
@@ -271,12 +271,12 @@ def change_password(
             raise Unauthenticated("Authentication required.")
         if len(current_password) > MAX_PASSWORD_LENGTH or not user.check_password(current_password):
             throttle.password_attempt_failed(email=email, address=address)
-            raise BadUserInput("Current password is incorrect.", fields={"currentPassword": ["Incorrect password."]})
+            raise ValidationFailed("Current password is incorrect.", fields={"current_password": ["Incorrect password."]})
         errors = FieldErrors()
         for message in _password_errors(new_password, user):
-            errors.add("newPassword", message)
+            errors.add("new_password", message)
         if new_password == current_password:
-            errors.add("newPassword", "Choose a password different from the current one.")
+            errors.add("new_password", "Choose a password different from the current one.")
         errors.raise_if_any()
         user.set_password(new_password)
         user.save(update_fields=["password"])
@@ -329,7 +329,7 @@ def set_user_roles(*, user_id: str, roles: list[str]) -> User:
         groups = list(Group.objects.filter(name__in=wanted))
         unknown = sorted(set(wanted) - {group.name for group in groups})
         if unknown:
-            raise BadUserInput("Unknown role.", fields={"roles": [f"No role named {name!r}." for name in unknown]})
+            raise ValidationFailed("Unknown role.", fields={"roles": [f"No role named {name!r}." for name in unknown]})
         before = authorization_of(user_with_roles(user.pk))  # type: ignore[arg-type]
         user.groups.set(groups)
         record_authorization_changed(user_id=str(user.pk), before=before)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from common.auth import registry
+from common.events.context import actor_scope
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
@@ -26,4 +27,9 @@ class SessionRegistryMiddleware:
             if not alive:
                 request.accounts_ending_session = True  # type: ignore[attr-defined]  # nothing left to end server-side
                 logout(request)
-        return self.get_response(request)
+        # A browser (admin) session acts for its user; a bearer token sets the actor once verified
+        # (accounts.authentication). The scope ends with the request.
+        has_cookie = settings.SESSION_COOKIE_NAME in request.COOKIES  # no cookie, no session user to load
+        actor = str(request.user.pk) if has_cookie and request.user.is_authenticated else None
+        with actor_scope(actor):
+            return self.get_response(request)

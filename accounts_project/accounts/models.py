@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from common.events.bridge import BridgedQuerySet, TransactionalSaveMixin
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
 from django.core.validators import RegexValidator
 from django.db import models
@@ -17,7 +18,9 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-class UserManager(BaseUserManager["User"]):
+class UserManager(BaseUserManager.from_queryset(BridgedQuerySet)):  # type: ignore[misc]
+    """Users are bridged (accounts/events.py): bulk writes record their events, update() is refused."""
+
     use_in_migrations = True
 
     def get_by_natural_key(self, username: str | None) -> User:
@@ -41,7 +44,7 @@ class UserManager(BaseUserManager["User"]):
         return self._create(email, password, **fields)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(TransactionalSaveMixin, AbstractBaseUser, PermissionsMixin):
     """A person who signs in. Roles are Django groups; what a role allows elsewhere is ServicePermission."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

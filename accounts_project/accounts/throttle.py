@@ -20,11 +20,10 @@ import hashlib
 import ipaddress
 from functools import lru_cache
 
+from common.errors import RateLimited
 from django.conf import settings
 from django.http import HttpRequest
 from django_redis import get_redis_connection
-
-from accounts.errors import RateLimited
 
 PREFIX = "accounts:throttle:"
 
@@ -110,7 +109,7 @@ def _refuse_if_over(limits: list[tuple[str, int]], blocks: list[str] = ()) -> No
         if ttl is not None and ttl > 0:
             retry_after = max(retry_after, ttl)
     if retry_after:
-        raise RateLimited("Too many attempts. Try again later.", retry_after=retry_after)
+        raise RateLimited("Too many attempts. Try again later.", retry_after=int(retry_after))
 
 
 def _count(keys: list[str], window: int) -> list[int]:

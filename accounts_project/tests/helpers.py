@@ -34,10 +34,6 @@ class GraphQLClient(GraphQLTestClient):
         return self.data(LOGIN, {"email": email, "password": password}, **kwargs)["login"]
 
 
-def event_types(events: list[dict[str, Any]]) -> list[str]:
-    return [event["event_type"] for event in events]
-
-
 def ensure_roles() -> None:
     """Recreate what the roles data migration made (idempotent): transactional tests flush every table."""
     from django.apps import apps

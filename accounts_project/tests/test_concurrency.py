@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from accounts import commands
 from accounts.models import Session, User
-from common.graphql.errors import ClientError
+from common.errors import DomainError
 from common.testing.threads import run_concurrently
 
 from tests.helpers import PASSWORD
@@ -20,9 +20,9 @@ def test_two_refreshes_with_one_token_cannot_both_win(make_user):
     token = issued.refresh.token
     results = run_concurrently([lambda: commands.refresh_session(refresh_token=token)] * 2)
     winners = [r for r in results if isinstance(r, commands.IssuedSession)]
-    losers = [r for r in results if isinstance(r, ClientError)]
+    losers = [r for r in results if isinstance(r, DomainError)]
     assert len(winners) == 1 and len(losers) == 1, results
-    assert losers[0].extensions["code"] == "UNAUTHENTICATED"
+    assert losers[0].code == "UNAUTHENTICATED"
     # The second use of the same token is a reuse: the session is gone, the winner's tokens too.
     assert Session.objects.get(pk=issued.session.pk).revoke_reason == "refresh_reuse"
 

@@ -120,3 +120,15 @@ def test_admin_logout_ends_the_server_side_session(client, make_user):
     client.post("/admin/logout/")
     assert Session.objects.get(pk=sid).revoke_reason == "logout"
     assert not registry.is_session_alive(sid)
+
+
+def test_the_admin_names_its_service_and_tells_a_catalog_manager_what_they_may_see(client, make_user):
+    make_user("cat.staff@example.com", roles=("catalog_manager",), is_staff=True)
+    response = client.post("/admin/login/?next=/admin/", {"username": "cat.staff@example.com", "password": PASSWORD})
+    assert response.status_code == 302
+    page = client.get("/admin/").content.decode()
+    assert "<title>Accounts service | Accounts admin</title>" in page
+    assert "Accounts service administration" in page
+    # Nothing of accounts is theirs: the index says so, and where their permissions apply.
+    assert "your roles give you nothing to see or change here" in page
+    assert "roles: catalog_manager" in page and "catalog: add_category, add_product" in page

@@ -25,8 +25,11 @@ def test_registration_and_logout_events_are_published(gql, run_relay, topic_read
     login = gql.login("broker@example.com")
     gql.data("mutation { logout { endedSessions } }", token=login["accessToken"])
 
-    records = users.read_until(lambda rs: envelopes(rs, user_id), what="accounts.user.registered")
-    registered = envelopes(records, user_id)[0]
+    records = users.read_until(lambda rs: len(envelopes(rs, user_id)) >= 3, what="accounts.user.registered")
+    # The bridge's model-state events (row, then roles), then the command's domain event, in order.
+    created, roles_set, registered = envelopes(records, user_id)[:3]
+    assert [e.event_type for e in (created, roles_set)] == ["accounts.user.created", "accounts.user.updated"]
+    assert roles_set.payload["roles"] == ["customer"]
     assert registered.event_type == "accounts.user.registered" and registered.producer == "accounts"
     assert registered.payload["user"]["email"] == "broker@example.com"
 

@@ -57,7 +57,14 @@ def test_seed_creates_one_demo_user_per_role_and_is_idempotent(gql, recorded_eve
     call_command("seed_accounts", if_empty=True, stdout=out)
     assert "customer@example.com" in out.getvalue() and "Customer-demo-pass-1" in out.getvalue()
     assert User.objects.count() == 4
-    assert [e["event_type"] for e in recorded_events] == ["accounts.user.registered"] * 4
+    # Per user: the bridge's model-state events (the row, then its roles), then the domain event.
+    per_user = ["accounts.user.created", "accounts.user.updated", "accounts.user.registered"]
+    assert [e["event_type"] for e in recorded_events] == per_user * 4
+    states = [e for e in recorded_events if e["event_type"] == "accounts.user.updated"]
+    assert {(e["payload"]["email"], tuple(e["payload"]["roles"])) for e in states} == {
+        ("admin@example.com", ("admin",)), ("catalog.manager@example.com", ("catalog_manager",)),
+        ("order.manager@example.com", ("order_manager",)), ("customer@example.com", ("customer",)),
+    }
     call_command("seed_accounts", if_empty=True, stdout=out)
     assert User.objects.count() == 4
     expected = {
@@ -129,8 +136,8 @@ def test_adding_a_user_in_the_admin_records_registered(admin_client, recorded_ev
     assert response.status_code == 302, response.content.decode()[:2000]
     added = User.objects.get(email="added@example.com")
     assert added.password.startswith("argon2$")
-    assert [e["event_type"] for e in recorded_events] == ["accounts.user.registered"]
-    assert recorded_events[0]["payload"]["user"]["email"] == "added@example.com"
+    assert [e["event_type"] for e in recorded_events] == ["accounts.user.created", "accounts.user.registered"]
+    assert recorded_events[0]["payload"]["email"] == recorded_events[1]["payload"]["user"]["email"] == "added@example.com"
 
 
 def test_setting_a_password_in_the_admin_ends_the_users_sessions(admin_client, gql, user):

@@ -6,7 +6,7 @@ import pytest
 from accounts.models import Session
 from common.auth import registry
 
-from tests.helpers import ME, REFRESH, claims_of, event_types
+from tests.helpers import ME, REFRESH, claims_of
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def test_reusing_a_refresh_token_ends_the_whole_session(gql, user, recorded_even
     session = Session.objects.get(pk=login["session"]["id"])
     assert session.revoked_at is not None and session.revoke_reason == "refresh_reuse"
     assert not registry.is_session_alive(login["session"]["id"])
-    assert "accounts.session.revoked" in event_types(recorded_events)
+    assert "accounts.session.revoked" in recorded_events.event_types()
     revoked = next(e for e in recorded_events if e["event_type"] == "accounts.session.revoked")
     assert revoked["payload"]["reason"] == "refresh_reuse" and revoked["aggregate_id"] == login["session"]["id"]
 

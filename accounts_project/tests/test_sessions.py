@@ -6,7 +6,7 @@ import pytest
 from accounts.models import Session
 from common.auth import registry
 
-from tests.helpers import ME, PASSWORD, REFRESH, event_types
+from tests.helpers import ME, PASSWORD, REFRESH
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_logout_kills_access_and_refresh_tokens_of_this_session_only(gql, new_gq
     assert gql.error(REFRESH, {"token": this["refreshToken"]})["extensions"]["code"] == "UNAUTHENTICATED"
     assert not registry.is_session_alive(this["session"]["id"])
     assert Session.objects.get(pk=this["session"]["id"]).revoke_reason == "logout"
-    assert event_types(recorded_events) == ["accounts.session.revoked"]
+    assert recorded_events.event_types() == ["accounts.session.revoked"]
     # The other device is untouched.
     assert other_client.data(ME, token=other["accessToken"])["me"]["email"] == "casey@example.com"
 
@@ -73,7 +73,7 @@ def test_change_password_ends_the_other_sessions_and_keeps_this_one(gql, new_gql
     assert gql.data(REFRESH, {"token": here["refreshToken"]})["refreshToken"]["accessToken"]
     assert elsewhere_client.error(ME, token=elsewhere["accessToken"])["extensions"]["code"] == "UNAUTHENTICATED"
     assert Session.objects.get(pk=elsewhere["session"]["id"]).revoke_reason == "password_changed"
-    assert event_types(recorded_events) == ["accounts.session.revoked"]
+    assert recorded_events.event_types() == ["accounts.session.revoked"]
 
     assert new_gql().login("casey@example.com", new_password)
     error = new_gql().error(
@@ -110,3 +110,17 @@ def test_guessing_the_current_password_is_rate_limited(gql, user, settings):
         gql.error(CHANGE_PASSWORD, {"current": "Guess-guess-123", "new": "Whatever-sturdy-99"}, token=token)
     error = gql.error(CHANGE_PASSWORD, {"current": PASSWORD, "new": "Whatever-sturdy-99"}, token=token)
     assert error["extensions"]["code"] == "RATE_LIMITED"
+
+
+def test_session_fields_resolve_by_converted_names(gql, user):
+    """convert_names_case: camelCase fields read snake_case attributes, no renaming resolvers."""
+    from accounts.schema.types import session_type
+
+    token = gql.login("casey@example.com", HTTP_USER_AGENT="pytest-agent/1")["accessToken"]
+    query = "{ me { fullName dateJoined sessions { createdAt lastUsedAt expiresAt userAgent ipAddress current } } }"
+    me = gql.data(query, token=token)["me"]
+    [session] = me["sessions"]
+    assert me["fullName"] == "Casey Customer" and me["dateJoined"]
+    assert session["userAgent"] == "pytest-agent/1" and session["current"] is True
+    assert session["createdAt"] <= session["lastUsedAt"] < session["expiresAt"]
+    assert set(session_type._resolvers) == {"current"}  # only fields that do more than rename

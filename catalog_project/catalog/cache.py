@@ -9,9 +9,10 @@ Namespaces (versions in Redis, see common.cache.namespaces):
 - `all`            every value (bulk writes that bypass model signals bump it)
 
 Invalidation is driven by model signals + `transaction.on_commit`, so it covers every write
-made through the ORM: GraphQL commands, Django admin, the shell, management commands.
-`QuerySet.update()`, `bulk_create()` and raw SQL send no signals: call `invalidate_everything()`
-after them (the TTL is the backstop).
+made through the ORM: GraphQL commands, Django admin, the shell, management commands, and the
+bulk writes of the bridged managers (`bulk_create`/`bulk_update`/`update_with_events` send the
+bridge's `bulk_recorded`; plain `QuerySet.update()` is refused). Raw SQL sends nothing: call
+`invalidate_everything()` after it (the TTL is the backstop).
 
 Values are plain rows (tuples of the models' concrete field values), not pickled model
 instances: small, fast to rebuild, and the model's field list is part of every kind, so a
@@ -24,6 +25,7 @@ from typing import Any
 
 from common.cache.keys import digest, key_part
 from common.cache.namespaces import EVERYTHING, bump, invalidate_on_commit
+from common.events.bridge import bulk_recorded
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -83,6 +85,13 @@ def _product_changed(sender: type[Product], instance: Product, using: str = DEFA
 @receiver(post_delete, sender=Category, dispatch_uid="catalog.cache.category_deleted")
 def _category_changed(sender: type[Category], instance: Category, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
     invalidate_on_commit([CATEGORIES], entities=[("Category", str(instance.pk))], using=using)
+
+
+@receiver(bulk_recorded, sender=Product, dispatch_uid="catalog.cache.products_bulk")
+@receiver(bulk_recorded, sender=Category, dispatch_uid="catalog.cache.categories_bulk")
+def _bulk_changed(sender: type[Any], **kwargs: Any) -> None:
+    # One bump for the whole batch: cheaper than one per row, and bulk writes are rare.
+    invalidate_on_commit([EVERYTHING, PRODUCTS, CATEGORIES])
 
 
 def invalidate_everything() -> bool:

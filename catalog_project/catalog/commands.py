@@ -1,11 +1,13 @@
 """Write side of the catalog (CQRS commands).
 
 Every command is keyword-only, runs in one transaction, validates and locks first,
-then changes state. Callers get model instances back or a client error
-(`BadUserInput`, `NotFound`, `Conflict`) and nothing is written on error.
+then changes state. Callers get model instances back or a domain error of `common.errors`
+(`ValidationFailed`, `NotFound`, `Conflict`, field names in snake_case) and nothing is written
+on error.
 
-Events: each save/delete records its event in the outbox within the command's transaction
-(see catalog/events.py); a command only adds context the save cannot know, via `describe_change`.
+Events: each save/delete records its model-state event through the bridge (catalog/events.py)
+within the command's transaction; a command that decides something more records that domain
+event itself (`adjust_stock` -> `catalog.stock.adjusted`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from common.events.bridge import describe_change
-from common.graphql.errors import BadUserInput, Conflict, FieldErrors, NotFound
+from common.errors import Conflict, FieldErrors, NotFound, ValidationFailed
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -32,25 +34,18 @@ from catalog.validation import (
     parse_uuid,
 )
 
-# Fields an update may leave out but never set to null, with their GraphQL names.
-NON_NULL_PRODUCT_FIELDS = {
-    "sku": "sku",
-    "name": "name",
-    "price": "price",
-    "currency": "currency",
-    "stock_quantity": "stockQuantity",
-    "is_active": "isActive",
-}
+# Fields an update may leave out but never set to null.
+NON_NULL_PRODUCT_FIELDS = ("sku", "name", "price", "currency", "stock_quantity", "is_active")
 
 
 def _money(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01")) + 0  # + 0: "-0" is stored as 0.00, not -0.00
 
 
-def _category_or_error(category_id: Any, field: str = "categoryId") -> Category:
+def _category_or_error(category_id: Any, field: str = "category_id") -> Category:
     category = Category.objects.filter(pk=parse_uuid(category_id, field)).first()
     if category is None:
-        raise BadUserInput("Unknown category.", fields={field: ["No category with this id."]})
+        raise ValidationFailed("Unknown category.", fields={field: ["No category with this id."]})
     return category
 
 
@@ -90,18 +85,19 @@ def create_product(
     name: str,
     price: Decimal,
     description: str = "",
-    currency: str = "USD",
+    currency: str | None = None,
     stock_quantity: int = 0,
     category_id: Any = None,
     is_active: bool = True,
 ) -> Product:
+    currency = currency or settings.CATALOG_DEFAULT_CURRENCY
     errors = FieldErrors()
     check_sku(errors, sku)
     check_text(errors, "name", name, max_length=200)
     check_text(errors, "description", description, max_length=MAX_DESCRIPTION, required=False)
     check_price(errors, price)
     check_currency(errors, currency)
-    check_stock(errors, "stockQuantity", stock_quantity)
+    check_stock(errors, "stock_quantity", stock_quantity)
     errors.raise_if_any()
     category = _category_or_error(category_id) if category_id is not None else None
     if Product.objects.filter(sku=sku).exists():
@@ -129,10 +125,10 @@ def update_product(*, product_id: Any, changes: dict[str, Any]) -> Product:
     check_text(errors, "description", changes.get("description"), max_length=MAX_DESCRIPTION, required=False)
     check_price(errors, changes.get("price"))
     check_currency(errors, changes.get("currency"))
-    check_stock(errors, "stockQuantity", changes.get("stock_quantity"))
-    for field, graphql_name in NON_NULL_PRODUCT_FIELDS.items():
+    check_stock(errors, "stock_quantity", changes.get("stock_quantity"))
+    for field in NON_NULL_PRODUCT_FIELDS:
         if field in changes and changes[field] is None:
-            errors.add(graphql_name, "Must not be null.")
+            errors.add(field, "Must not be null.")
     errors.raise_if_any()
 
     product = _locked_product(product_id)
@@ -166,7 +162,7 @@ def delete_product(*, product_id: Any) -> str:
 def adjust_stock(*, product_id: Any, delta: int) -> Product:
     """Add (or remove, with a negative delta) units; stock can never go below zero."""
     if delta == 0 or abs(delta) > MAX_STOCK:
-        raise BadUserInput(
+        raise ValidationFailed(
             "`delta` must be a non-zero whole number.", fields={"delta": [f"Non-zero, at most {MAX_STOCK} in size."]}
         )
     product = _locked_product(product_id)
@@ -179,14 +175,11 @@ def adjust_stock(*, product_id: Any, delta: int) -> Product:
             fields={"delta": [f"Only {product.stock_quantity} in stock."]},
         )
     if new_quantity > MAX_STOCK:
-        raise BadUserInput("Stock would exceed the maximum.", fields={"delta": [f"Stock is limited to {MAX_STOCK}."]})
-    describe_change(
-        product,
-        event_type=events.PRODUCT_STOCK_ADJUSTED,
-        **events.stock_adjustment_details(delta=delta, previous_quantity=product.stock_quantity),
-    )
+        raise ValidationFailed("Stock would exceed the maximum.", fields={"delta": [f"Stock is limited to {MAX_STOCK}."]})
+    previous_quantity = product.stock_quantity
     product.stock_quantity = new_quantity
-    product.save(update_fields=["stock_quantity", "updated_at"])
+    product.save(update_fields=["stock_quantity", "updated_at"])  # the bridge: catalog.product.updated
+    events.record_stock_adjusted(product=product, delta=delta, previous_quantity=previous_quantity)
     return product
 
 
@@ -218,8 +211,8 @@ def create_category(*, name: str, slug: str | None = None, parent_id: Any = None
     errors.raise_if_any()
     slug = slug or slugify(name)[:140]
     if not slug:
-        raise BadUserInput("A slug could not be derived from the name.", fields={"slug": ["Give a slug."]})
-    parent = _category_or_error(parent_id, "parentId") if parent_id is not None else None
+        raise ValidationFailed("A slug could not be derived from the name.", fields={"slug": ["Give a slug."]})
+    parent = _category_or_error(parent_id, "parent_id") if parent_id is not None else None
     _ensure_slug_free(slug)
     category = Category(name=name.strip(), slug=slug, parent=parent)
     _save_category(category)
@@ -237,9 +230,9 @@ def update_category(*, category_id: Any, changes: dict[str, Any]) -> Category:
     category = _locked_category(category_id)
     if "parent_id" in changes:
         parent_id = changes["parent_id"]
-        parent = _category_or_error(parent_id, "parentId") if parent_id is not None else None
+        parent = _category_or_error(parent_id, "parent_id") if parent_id is not None else None
         if parent is not None and _would_cycle(category, parent):
-            raise BadUserInput("A category cannot be its own ancestor.", fields={"parentId": ["Would create a cycle."]})
+            raise ValidationFailed("A category cannot be its own ancestor.", fields={"parent_id": ["Would create a cycle."]})
         category.parent = parent
     if "name" in changes:
         category.name = changes["name"].strip()

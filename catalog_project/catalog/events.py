@@ -1,11 +1,13 @@
-"""What the catalog publishes: topics, event types and payloads (schema version 1).
+"""What the catalog publishes: topics, event types and payloads (schema version 1, docs/contracts.md).
 
-Every save or delete of a Product or Category records its event through the outbox bridge
-(common.events.bridge), whoever makes the change: commands behind GraphQL, the admin, the
-shell, data migrations. Commands that know more (a stock adjustment and its delta) describe
-the change before saving; the bridge then records that event instead of a plain `updated`.
-
-Payload builders read concrete fields only (they also run on historical models in migrations).
+Two kinds:
+- model state: every save or delete of a Product or Category records `created`/`updated`/`deleted`
+  with the row's new state through the outbox bridge (common.events.bridge), whoever makes the
+  change: commands behind GraphQL, the admin, the shell, data migrations, bulk writes of the
+  models' managers (`BridgedQuerySet`). Payload builders read concrete fields only (they also run
+  on historical models in migrations).
+- domain: what a command decided, recorded explicitly by that command in its transaction
+  (`adjust_stock` -> `catalog.stock.adjusted`, next to the plain `catalog.product.updated`).
 """
 
 from __future__ import annotations
@@ -13,15 +15,22 @@ from __future__ import annotations
 from typing import Any
 
 from common.events.bridge import ModelEvents, publish_model_events
+from common.events.outbox import record_event
 
 PRODUCT_TOPIC = "catalog.product"
 CATEGORY_TOPIC = "catalog.category"
+STOCK_TOPIC = "catalog.stock"
 
 PRODUCT_CREATED = "catalog.product.created"
 PRODUCT_UPDATED = "catalog.product.updated"
 PRODUCT_DELETED = "catalog.product.deleted"
-# Payload: the product as after the adjustment, plus `delta` and `previous_quantity`.
-PRODUCT_STOCK_ADJUSTED = "catalog.product.stock_adjusted"
+# No longer recorded (replaced by catalog.product.updated + catalog.stock.adjusted); older streams
+# still hold it: the product as after the adjustment plus `delta` and `previous_quantity`.
+LEGACY_PRODUCT_STOCK_ADJUSTED = "catalog.product.stock_adjusted"
+
+# Domain: a manual stock adjustment, aggregate id = product id.
+# Payload: {product_id, delta, previous_quantity, stock_quantity}.
+STOCK_ADJUSTED = "catalog.stock.adjusted"
 
 CATEGORY_CREATED = "catalog.category.created"
 CATEGORY_UPDATED = "catalog.category.updated"
@@ -56,8 +65,19 @@ def category_payload(category: Any) -> dict[str, Any]:
     }
 
 
-def stock_adjustment_details(*, delta: int, previous_quantity: int) -> dict[str, int]:
-    return {"delta": delta, "previous_quantity": previous_quantity}
+def record_stock_adjusted(*, product: Any, delta: int, previous_quantity: int) -> None:
+    """`catalog.stock.adjusted`, in the adjusting command's transaction (after the product's save)."""
+    record_event(
+        topic=STOCK_TOPIC,
+        event_type=STOCK_ADJUSTED,
+        aggregate_id=str(product.pk),
+        payload={
+            "product_id": str(product.pk),
+            "delta": delta,
+            "previous_quantity": previous_quantity,
+            "stock_quantity": product.stock_quantity,
+        },
+    )
 
 
 def register() -> None:

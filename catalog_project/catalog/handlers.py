@@ -1,4 +1,10 @@
-"""What the catalog reacts to (CQRS read side): its own product events feed ProductStockActivity."""
+"""What the catalog reacts to (CQRS read side): its own events feed ProductStockActivity.
+
+Product state comes from the model-state events (`catalog.product.created/updated`), stock
+movements from the domain event `catalog.stock.adjusted`. The two travel on different topics,
+so either may arrive first: each handler touches only its own columns. Older streams hold
+`catalog.product.stock_adjusted` (state and movement in one event): still understood.
+"""
 
 from __future__ import annotations
 
@@ -41,20 +47,44 @@ def _product_state(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@handles(events.PRODUCT_CREATED, events.PRODUCT_UPDATED, events.PRODUCT_STOCK_ADJUSTED, reset=reset_stock_activity)
-def project_product(event: Envelope) -> None:
-    """Keep the product's current state; count stock movements (once per event, see ProcessedEvent)."""
-    product_id = _product_id(event)
-    state: dict[str, Any] = {**_product_state(event.payload), "last_event_at": event.occurred_at}
-    increments: dict[str, int] = {}
-    if event.event_type == events.PRODUCT_STOCK_ADJUSTED:
-        delta = _field(event.payload, "delta", int)
-        increments = {"adjustments": 1, "units_added": max(delta, 0), "units_removed": max(-delta, 0)}
-        state["last_adjusted_at"] = event.occurred_at
+def _upsert(product_id: uuid.UUID, state: dict[str, Any], increments: dict[str, int], *, new_row: dict[str, Any]) -> None:
     # One statement for a known product (the common case); a product's first event inserts its row.
     counters = {name: F(name) + amount for name, amount in increments.items()}
     if not ProductStockActivity.objects.filter(pk=product_id).update(**state, **counters):
-        ProductStockActivity.objects.create(product_id=product_id, **state, **increments)
+        ProductStockActivity.objects.create(product_id=product_id, **{**new_row, **state}, **increments)
+
+
+def _movement(delta: int) -> dict[str, int]:
+    return {"adjustments": 1, "units_added": max(delta, 0), "units_removed": max(-delta, 0)}
+
+
+@handles(events.PRODUCT_CREATED, events.PRODUCT_UPDATED, events.LEGACY_PRODUCT_STOCK_ADJUSTED, reset=reset_stock_activity)
+def project_product(event: Envelope) -> None:
+    """Keep the product's current state (once per event, see ProcessedEvent)."""
+    product_id = _product_id(event)
+    state: dict[str, Any] = {**_product_state(event.payload), "last_event_at": event.occurred_at}
+    increments: dict[str, int] = {}
+    if event.event_type == events.LEGACY_PRODUCT_STOCK_ADJUSTED:
+        increments = _movement(_field(event.payload, "delta", int))
+        state["last_adjusted_at"] = event.occurred_at
+    _upsert(product_id, state, increments, new_row={})
+
+
+@handles(events.STOCK_ADJUSTED, reset=reset_stock_activity)
+def count_stock_adjustment(event: Envelope) -> None:
+    """Count one stock movement. If it arrives before the product's first event, the row starts
+    with what the adjustment knows; the product's events fill in the rest."""
+    product_id = _product_id(event)
+    _upsert(
+        product_id,
+        {"last_adjusted_at": event.occurred_at},
+        _movement(_field(event.payload, "delta", int)),
+        new_row={
+            "sku": "",
+            "stock_quantity": _field(event.payload, "stock_quantity", int),
+            "last_event_at": event.occurred_at,
+        },
+    )
 
 
 @handles(events.PRODUCT_DELETED, reset=reset_stock_activity)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from common.events.bridge import TransactionalSaveMixin
+from common.events.bridge import BridgedQuerySet, TransactionalSaveMixin
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
@@ -24,6 +24,9 @@ class Category(TransactionalSaveMixin, models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Bulk writes record their events; QuerySet.update() is refused (common.events.bridge).
+    objects = BridgedQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "categories"
@@ -48,6 +51,8 @@ class Product(TransactionalSaveMixin, models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BridgedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "id"]

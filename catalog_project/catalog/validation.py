@@ -1,4 +1,6 @@
-"""Input rules for catalog writes, shared by the GraphQL commands and kept out of the models."""
+"""Input rules for catalog writes, shared by the commands and kept out of the models.
+
+Field names are the domain's (snake_case); the GraphQL edge shows them camelCased."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from common.graphql.errors import BadUserInput, FieldErrors
+from common.errors import FieldErrors, ValidationFailed
 from common.text import display_text_problem
 
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -22,7 +24,7 @@ def parse_uuid(value: Any, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
-        raise BadUserInput(f"`{field}` is not a valid id.", fields={field: ["Must be a UUID."]}) from None
+        raise ValidationFailed(f"`{field}` is not a valid id.", fields={field: ["Must be a UUID."]}) from None
 
 
 def check_text(errors: FieldErrors, field: str, value: str | None, *, max_length: int, required: bool = True) -> None:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 import pytest
 from common.auth import registry
 from common.auth.replica.models import User
-from common.auth.replica.sync import apply_user_event
+from common.auth.testing import user_event
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
 PRODUCTS = "/admin/catalog/product/"
 MANAGER_PERMS = ["catalog.add_product", "catalog.change_product", "catalog.delete_product"]
-
-
-def user_event(event_type: str, user_id: str, **snapshot) -> None:
-    apply_user_event(
-        event_type=f"accounts.user.{event_type}",
-        user_id=user_id,
-        occurred_at=dt.datetime.now(dt.UTC),
-        payload={"user": {"id": user_id, **snapshot}},
-    )
 
 
 @pytest.fixture
@@ -177,3 +167,17 @@ def test_admin_login_form_rejects_deactivated_user(client, staff_account):
     response = login_form(client, "kim@example.com", "correct horse battery")
     assert response.status_code == 200
     assert client.get(PRODUCTS).status_code == 302
+
+
+def test_the_admin_names_its_service_and_explains_an_empty_index(admin_client, client, django_user_model):
+    page = admin_client.get("/admin/").content.decode()
+    assert "<title>Catalog service | Catalog admin</title>" in page and "Catalog service administration" in page
+    assert "nothing to see or change here" not in page
+    # An order manager (replica row: roles and permissions from accounts) has nothing in the catalog.
+    orders_staff = django_user_model.objects.create(
+        email="orders.staff@example.com", is_staff=True, roles=["order_manager"], permissions=["orders.view_order"]
+    )
+    client.force_login(orders_staff)
+    page = client.get("/admin/").content.decode()
+    assert "This is the Catalog service&#x27;s admin" in page and "roles: order_manager" in page
+    assert "orders: view_order" in page

@@ -45,9 +45,10 @@ def all_sent() -> bool:
 
 
 def stock_event(product_id: uuid.UUID, *, delta: int, event_id: uuid.UUID | None = None, **payload) -> Envelope:
+    """An event of the old stream shape (`catalog.product.stock_adjusted`), which handlers still read."""
     return Envelope(
         event_id=event_id or uuid.uuid4(),
-        event_type=catalog_events.PRODUCT_STOCK_ADJUSTED,
+        event_type=catalog_events.LEGACY_PRODUCT_STOCK_ADJUSTED,
         schema_version=1,
         aggregate_id=str(product_id),
         occurred_at=timezone.now(),
@@ -75,11 +76,14 @@ def make_products(count: int) -> list:
             for _ in range(count)]
 
 
+def product_rows(aggregate_id: object) -> OutboxEvent:
+    return OutboxEvent.objects.filter(topic="catalog.product", aggregate_id=str(aggregate_id))
+
+
 def assert_published_once_in_order(records, aggregate_ids) -> None:
-    """Every outbox row of these aggregates is on the topic exactly once, in outbox order per aggregate."""
+    """Every catalog.product outbox row of these aggregates is on the topic exactly once, in outbox order."""
     for aggregate_id in aggregate_ids:
-        expected = [str(e) for e in OutboxEvent.objects.filter(aggregate_id=str(aggregate_id)).order_by("id")
-                    .values_list("event_id", flat=True)]
+        expected = [str(e) for e in product_rows(aggregate_id).order_by("id").values_list("event_id", flat=True)]
         mine = records_for(records, aggregate_id)
         published = [str(envelope_of(r).event_id) for r in mine]
         assert published == expected, f"aggregate {aggregate_id}: published {published} expected {expected}"
@@ -150,7 +154,8 @@ def test_broker_down_loses_nothing_and_keeps_order(kafka_broker, run_relay, topi
                 commands.adjust_stock(product_id=product.pk, delta=round_number + 1)
         commands.update_product(product_id=products[0].pk, changes={"name": "Renamed while down"})
         wait_until(lambda: relay.stats.failures >= 1, what="the relay to fail against the stopped broker")
-        assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 16
+        # 3 created, then per adjustment the model-state event and the catalog.stock domain event.
+        assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 3 + 12 * 2 + 1
     finally:
         kafka_broker.start()  # same port, empty memory: topics are recreated by the relay
     wait_until(all_sent, timeout=30, what="the relay to publish the backlog after the broker came back")
@@ -158,11 +163,10 @@ def test_broker_down_loses_nothing_and_keeps_order(kafka_broker, run_relay, topi
         commands.adjust_stock(product_id=product.pk, delta=-1)
     reader = topic_reader("catalog.product")
     records = reader.read_until(
-        lambda rs: all(len(records_for(rs, p.pk)) == OutboxEvent.objects.filter(aggregate_id=str(p.pk)).count()
-                       for p in products),
+        lambda rs: all(len(records_for(rs, p.pk)) == product_rows(p.pk).count() for p in products),
         timeout=30, what="every event of the outage",
     )
-    assert relay.stats.published >= 19
+    assert relay.stats.published >= 28 + 3 * 2
     assert_published_once_in_order(records, [p.pk for p in products])
 
 
@@ -171,7 +175,7 @@ def test_two_relays_publish_each_event_exactly_once(run_relay, topic_reader) -> 
     for _ in range(20):
         for product in products:
             commands.adjust_stock(product_id=product.pk, delta=1)
-    total = OutboxEvent.objects.count()
+    total = OutboxEvent.objects.count()  # both topics; catalog.product has 1 + 20 per product
     first, second = run_relay(batch_size=7), run_relay(batch_size=7)
     wait_until(all_sent, timeout=30, what="both relays to drain the outbox")
     for product in products:  # markers, see the broker-down test
@@ -182,11 +186,12 @@ def test_two_relays_publish_each_event_exactly_once(run_relay, topic_reader) -> 
     )
     mine = [r for p in products for r in records_for(records, p.pk)]
     counts = Counter(str(envelope_of(r).event_id) for r in mine)
-    assert len(counts) == total + len(products) and set(counts.values()) == {1}, "each event exactly once"
+    assert len(counts) == 22 * len(products) and set(counts.values()) == {1}, "each event exactly once"
     # A relay counts a row after marking it sent, which can trail the record reaching the topic.
-    wait_until(lambda: first.stats.published + second.stats.published >= total + len(products),
-               what="both relays to count what they published")
-    assert first.stats.published + second.stats.published == total + len(products)
+    markers = 2 * len(products)
+    wait_until(lambda: first.stats.published + second.stats.published >= total + markers,
+             what="both relays to count what they published")
+    assert first.stats.published + second.stats.published == total + markers
     assert first.stats.standby + second.stats.standby > 0, "the relays really ran side by side"
     assert_published_once_in_order(records, [p.pk for p in products])
 
@@ -248,11 +253,13 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_continues(
 
 def test_mutations_reach_the_read_model_and_rebuild_replays_them(run_relay, run_consumer) -> None:
     run_relay()
-    consumer = run_consumer(topics=["catalog.product"])
+    consumer = run_consumer(topics=["catalog.product", "catalog.stock"])
     [product] = make_products(1)
     commands.adjust_stock(product_id=product.pk, delta=5)
     commands.adjust_stock(product_id=product.pk, delta=-7)
-    wait_until(lambda: (row := activity(product.pk)) and row.adjustments == 2, timeout=30, what="the read model")
+    # Movements (catalog.stock) and state (catalog.product) arrive on their own topics: wait for both.
+    wait_until(lambda: (row := activity(product.pk)) and (row.adjustments, row.stock_quantity) == (2, 98),
+             timeout=30, what="the read model")
     row = activity(product.pk)
     assert (row.units_added, row.units_removed, row.stock_quantity) == (5, 7, 98)
     consumer_stats = consumer.stats
@@ -265,7 +272,8 @@ def test_mutations_reach_the_read_model_and_rebuild_replays_them(run_relay, run_
     assert not ProductStockActivity.objects.filter(sku="GHOST").exists()
     # The live consumer keeps going after a rebuild, without applying the replayed events again.
     commands.adjust_stock(product_id=product.pk, delta=1)
-    wait_until(lambda: activity(product.pk).adjustments == 3, timeout=30, what="the live consumer after the rebuild")
+    wait_until(lambda: (activity(product.pk).adjustments, activity(product.pk).stock_quantity) == (3, 99),
+             timeout=30, what="the live consumer after the rebuild")
     assert activity(product.pk).units_added == 6
     assert consumer_stats.dead_lettered == 0
 
@@ -281,6 +289,52 @@ def test_rebuild_refuses_to_empty_read_models_when_the_broker_has_no_history(eve
     assert activity(product_id).adjustments == 4
     stats = rebuild_read_models(topic_names=[unique_topic()], idle_seconds=0.5, allow_empty=True)
     assert stats.applied == 0 and activity(product_id) is None
+
+
+def test_a_stock_adjustment_seen_before_the_product_still_counts(run_consumer) -> None:
+    """catalog.stock and catalog.product are different topics: either may be consumed first."""
+    product_id, topic = uuid.uuid4(), unique_topic()
+    adjusted = Envelope(
+        event_id=uuid.uuid4(), event_type=catalog_events.STOCK_ADJUSTED, schema_version=1,
+        aggregate_id=str(product_id), occurred_at=timezone.now(), producer="catalog", correlation_id="test",
+        payload={"product_id": str(product_id), "delta": -3, "previous_quantity": 10, "stock_quantity": 7},
+    )
+    state = Envelope(
+        event_id=uuid.uuid4(), event_type=catalog_events.PRODUCT_UPDATED, schema_version=1,
+        aggregate_id=str(product_id), occurred_at=timezone.now(), producer="catalog", correlation_id="test",
+        payload={"sku": "LATE-1", "category_id": None, "is_active": True, "stock_quantity": 7},
+    )
+    produce(topic, adjusted.to_json(), state.to_json(), key=str(product_id).encode())
+    consumer = run_consumer(topics=[topic])
+    wait_until(lambda: consumer.stats.processed == 2, what="both events")
+    row = activity(product_id)
+    assert (row.sku, row.stock_quantity, row.adjustments, row.units_removed) == ("LATE-1", 7, 1, 3)
+
+
+COUNT_IN_CATEGORY = """query($c: ID!) { products(first: 1, filter: {categoryId: $c, isActive: null}) { totalCount } }"""
+
+
+def test_seeded_catalog_reaches_the_event_built_read_model(gql, run_relay, run_consumer) -> None:
+    """A fresh setup: the seed's events (bulk API of the bridge) build the read model, so the
+    admin's per-category counts equal what the API counts."""
+    from catalog.models import Category, Product
+    from catalog.queries import with_stock_summary
+
+    call_command("seed_catalog", products=60, seed=7, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert OutboxEvent.objects.filter(event_type=catalog_events.PRODUCT_CREATED).count() == 60
+    run_relay()
+    run_consumer(topics=["catalog.product"])
+    seeded = list(Product.objects.values_list("pk", flat=True))
+    # (The topic may still hold events of earlier tests' products: count the seeded ones.)
+    wait_until(lambda: ProductStockActivity.objects.filter(pk__in=seeded).count() == 60, timeout=60,
+               what="the seed in the read model")
+    admin_counts = {str(c.pk): (c.product_count, c.units_in_stock) for c in with_stock_summary(Category.objects.all())}
+    leaves = Category.objects.filter(children__isnull=True)
+    assert leaves.count() == 18
+    for leaf in leaves:
+        total = gql.data(COUNT_IN_CATEGORY, {"c": str(leaf.pk)})["products"]["totalCount"]
+        units = sum(Product.objects.filter(category=leaf).values_list("stock_quantity", flat=True))
+        assert admin_counts[str(leaf.pk)] == (total, units) and total > 0, leaf.name
 
 
 # --- processes -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from catalog import commands
 from catalog import events as catalog_events
 from catalog.models import Product
+from common.auth.roles import CATALOG_MANAGER
 from common.correlation import HEADER
 from common.events import bridge
 from common.events.envelope import Envelope, InvalidEnvelope
@@ -21,6 +22,7 @@ from common.events.relay import prune_sent
 from common.testing.outbox import outbox_for
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 CREATE = """mutation($input: CreateProductInput!) { createProduct(input: $input) { product { id } } }"""
@@ -36,6 +38,8 @@ def valid_envelope_dict() -> dict:
         "occurred_at": "2026-01-02T03:04:05.123456+00:00",
         "producer": "catalog",
         "correlation_id": "req-1",
+        "actor": "0b6c1a8e-3f0e-4a43-9d6a-6f7d9c2b1a10",
+        "causation_id": str(uuid.uuid4()),
         "payload": {"sku": "A"},
     }
 
@@ -49,6 +53,14 @@ def test_envelope_round_trips_through_json() -> None:
     assert envelope.to_dict() == data
     assert envelope.topic == "catalog.product"
     assert Envelope.from_json(envelope.to_json()) == envelope
+
+
+def test_envelope_without_actor_and_causation_is_still_valid() -> None:
+    """Events recorded before `actor`/`causation_id` existed read as a system action with no cause."""
+    data = valid_envelope_dict()
+    del data["actor"], data["causation_id"]
+    envelope = Envelope.from_json(json.dumps(data).encode())
+    assert (envelope.actor, envelope.causation_id) == ("system", None)
 
 
 @pytest.mark.parametrize(
@@ -67,6 +79,10 @@ def test_envelope_round_trips_through_json() -> None:
         (lambda d: d.update(producer=""), "producer"),
         (lambda d: d.update(correlation_id=None), "correlation_id"),
         (lambda d: d.update(payload=[1, 2]), "payload"),
+        (lambda d: d.update(actor=""), "actor"),
+        (lambda d: d.update(actor=7), "actor"),
+        (lambda d: d.update(causation_id="not-a-uuid"), "causation_id"),
+        (lambda d: d.update(causation_id=3), "causation_id"),
     ],
 )
 def test_envelope_rejects_malformed_messages(mutate, reason: str) -> None:
@@ -153,14 +169,39 @@ def test_create_mutation_records_exactly_one_created_event(gql, category) -> Non
     assert event.to_envelope().occurred_at <= timezone.now()
 
 
-def test_stock_adjustment_records_one_richer_event_not_a_plain_update(gql, make_product) -> None:
+def test_stock_adjustment_records_the_model_state_and_an_explicit_domain_event(anon_gql, tokens, make_product) -> None:
     product = make_product(stock_quantity=5)
     OutboxEvent.objects.all().delete()
-    gql.data(ADJUST, {"id": str(product.pk), "delta": -2})
+    manager = tokens.mint(roles=[CATALOG_MANAGER])
+    anon_gql.as_token(manager.token).data(ADJUST, {"id": str(product.pk), "delta": -2})
+    state, decision = outbox_for(product.pk)
+    # The save's plain model-state event (from the bridge), then the command's domain event.
+    assert (state.topic, state.event_type) == ("catalog.product", catalog_events.PRODUCT_UPDATED)
+    assert state.payload["stock_quantity"] == 3 and "delta" not in state.payload
+    assert (decision.topic, decision.event_type) == ("catalog.stock", catalog_events.STOCK_ADJUSTED)
+    assert decision.payload == {"product_id": str(product.pk), "delta": -2, "previous_quantity": 5, "stock_quantity": 3}
+    # Both act for the signed-in manager, were caused by a request (no event), share a correlation.
+    assert {state.actor, decision.actor} == {manager.user_id}
+    assert state.causation_id is None and decision.causation_id is None
+    assert state.correlation_id == decision.correlation_id
+
+
+def test_events_recorded_outside_a_request_act_for_the_system(db: None) -> None:
+    product = commands.create_product(sku="SYS-1", name="Lamp", price=Decimal("1.00"))
     [event] = outbox_for(product.pk)
-    assert event.event_type == catalog_events.PRODUCT_STOCK_ADJUSTED
-    assert event.payload["stock_quantity"] == 3
-    assert (event.payload["delta"], event.payload["previous_quantity"]) == (-2, 5)
+    assert (event.actor, event.causation_id) == ("system", None)
+    assert product.currency == "USD"  # settings.CATALOG_DEFAULT_CURRENCY
+
+
+def test_default_currency_comes_from_the_setting(db: None, settings) -> None:
+    settings.CATALOG_DEFAULT_CURRENCY = "EUR"
+    assert commands.create_product(sku="EUR-1", name="Lamp", price=Decimal("1.00")).currency == "EUR"
+
+
+def test_an_admin_change_acts_for_the_signed_in_staff_member(admin_client, admin_user, make_product) -> None:
+    product = make_product()
+    admin_client.post(f"/admin/catalog/product/{product.pk}/delete/", {"post": "yes"})
+    assert outbox_for(product.pk)[-1].actor == str(admin_user.pk)
 
 
 def test_update_and_delete_commands_record_their_events(make_product) -> None:
@@ -298,3 +339,87 @@ def test_prune_deletes_only_old_sent_rows(db: None) -> None:
     OutboxEvent.objects.filter(pk=recent.pk).update(sent_at=timezone.now())
     assert prune_sent(timezone.now() - timedelta(days=3)) == 1
     assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+
+
+# --- writes that send no signals: the bridged manager records or refuses them --------------------
+
+
+def test_bulk_create_records_every_created_event_in_one_outbox_insert(db: None, category) -> None:
+    products = [Product(sku=f"BULK-{n}", name=f"Bulk {n}", price=Decimal("2.00"), category=category) for n in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        Product.objects.bulk_create(products)
+    outbox_inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "events_outboxevent"')]
+    assert len(outbox_inserts) == 1
+    for product in products:
+        [event] = outbox_for(product.pk)
+        assert event.event_type == catalog_events.PRODUCT_CREATED
+        assert event.payload["sku"] == product.sku and event.payload["updated_at"]
+
+
+def test_bulk_update_records_updated_events(make_product) -> None:
+    products = [make_product(), make_product()]
+    for product in products:
+        product.stock_quantity = 42
+    assert Product.objects.bulk_update(products, ["stock_quantity"]) == 2
+    for product in products:
+        event = outbox_for(product.pk)[-1]
+        assert (event.event_type, event.payload["stock_quantity"]) == (catalog_events.PRODUCT_UPDATED, 42)
+
+
+def test_queryset_update_is_refused_and_update_with_events_records(make_product) -> None:
+    product = make_product(name="Before")
+    with pytest.raises(bridge.EventlessWrite, match=r"update_with_events.*docs/events.md"):
+        Product.objects.filter(pk=product.pk).update(name="Silent")
+    with pytest.raises(bridge.EventlessWrite):
+        Product.objects.update(name="Silent")
+    product.refresh_from_db()
+    assert product.name == "Before"
+    assert Product.objects.filter(pk=product.pk).update_with_events(name="After") == 1
+    event = outbox_for(product.pk)[-1]
+    assert (event.event_type, event.payload["name"]) == (catalog_events.PRODUCT_UPDATED, "After")
+
+
+def test_bulk_create_that_may_skip_rows_is_refused(db: None) -> None:
+    with pytest.raises(bridge.EventlessWrite, match="ignore_conflicts"):
+        Product.objects.bulk_create([Product(sku="IGN-1", name="x", price=Decimal("1"))], ignore_conflicts=True)
+    assert not OutboxEvent.objects.exists()
+
+
+# --- a consumer reacting to an event: domain errors, causation, actor ------------------------------
+
+
+def test_a_consumer_catches_conflict_and_records_a_reply_caused_by_the_event(make_product) -> None:
+    """A handler calls a command; "not enough stock" is a plain `Conflict` with its data, so the
+    handler can answer with an event instead of failing into the dead-letter topic. What it
+    records names the handled event as its cause and acts for that event's actor."""
+    from common.errors import Conflict
+    from common.events.handlers import Registration
+    from common.events.processing import apply_event
+
+    product = make_product(stock_quantity=2)
+    replies: list[dict] = []
+
+    def reserve(event: Envelope) -> None:
+        try:
+            commands.adjust_stock(product_id=event.payload["product_id"], delta=-event.payload["quantity"])
+        except Conflict as refusal:
+            replies.append(refusal.data)
+            record_event(
+                topic="catalog.stock", event_type="catalog.stock.rejected", aggregate_id=event.aggregate_id,
+                payload={"order_id": event.aggregate_id, "reason": refusal.message, **refusal.data},
+            )
+
+    order_id, buyer = str(uuid.uuid4()), str(uuid.uuid4())
+    placed = Envelope(
+        event_id=uuid.uuid4(), event_type="orders.order.placed", schema_version=1, aggregate_id=order_id,
+        occurred_at=timezone.now(), producer="orders", correlation_id="checkout-9", actor=buyer,
+        payload={"product_id": str(product.pk), "quantity": 5},
+    )
+    apply_event(placed, [Registration(name="tests.reserve", handler=reserve, reset=None)])
+    assert replies == [{"available": 2, "requested": 5}]
+    [rejected] = outbox_for(order_id)
+    assert rejected.payload["available"] == 2 and rejected.payload["reason"] == "Not enough stock."
+    assert (rejected.causation_id, rejected.actor, rejected.correlation_id) == (placed.event_id, buyer, "checkout-9")
+    product.refresh_from_db()
+    assert product.stock_quantity == 2
+

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+
 import pytest
 from catalog.models import Category, Product
 
@@ -151,3 +154,26 @@ def test_unexpected_errors_are_masked(gql, monkeypatch):
     error = body["errors"][0]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "secret" not in str(body)
+
+
+def test_commands_speak_domain_terms_and_the_edge_translates(gql, make_product, category):
+    """Commands raise common.errors exceptions with snake_case fields; GraphQL shows camelCase."""
+    from catalog import commands
+    from common.errors import Conflict, NotFound, ValidationFailed
+
+    with pytest.raises(ValidationFailed) as invalid:
+        commands.create_product(sku="OK-1", name="x", price=Decimal("1"), stock_quantity=-1, category_id="nope")
+    assert invalid.value.fields == {"stock_quantity": ["Must be between 0 and 2147483647."]}
+    with pytest.raises(ValidationFailed) as bad_id:
+        commands.update_category(category_id=category.pk, changes={"parent_id": "nope"})
+    assert list(bad_id.value.fields) == ["parent_id"]
+    product = make_product(stock_quantity=1)
+    with pytest.raises(Conflict) as short:
+        commands.adjust_stock(product_id=product.pk, delta=-3)
+    assert short.value.data == {"available": 1, "requested": 3} and short.value.code == "CONFLICT"
+    with pytest.raises(NotFound):
+        commands.delete_product(product_id=uuid.uuid4())
+    error = gql.error(
+        """mutation { createProduct(input: {sku: "OK-2", name: "x", price: "1", stockQuantity: -1}) { product { id } } }"""
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "fields": {"stockQuantity": ["Must be between 0 and 2147483647."]}}

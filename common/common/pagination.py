@@ -2,7 +2,9 @@
 
 Offset cursors skip or repeat rows when data changes between pages and get slower
 with depth; a keyset cursor encodes the sort values of the last row seen, and the
-next page starts strictly after it, with the primary key as the tie-breaker.
+next page starts strictly after it, with the primary key as the tie-breaker. The cursor also
+names the sort it was made under: passed with another sort it is refused (`BAD_USER_INPUT` on
+`after`), never silently read as a position in the wrong order.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from django.db.models import Model, Q, QuerySet
 
-from common.graphql.errors import BadUserInput
+from common.errors import ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -32,20 +34,29 @@ class Page:
     has_previous_page: bool
 
 
-def _encode(values: list[Any]) -> str:
-    raw = json.dumps([str(v) for v in values], separators=(",", ":")).encode()
+def _sort_signature(keys: list[SortKey]) -> str:
+    return ",".join(f"-{k.field}" if k.descending else k.field for k in keys)
+
+
+def _encode(keys: list[SortKey], values: list[Any]) -> str:
+    raw = json.dumps([_sort_signature(keys), *(str(v) for v in values)], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, size: int) -> list[str]:
+def _decode(cursor: str, keys: list[SortKey]) -> list[str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         values = None
-    if not isinstance(values, list) or len(values) != size or not all(isinstance(v, str) for v in values):
-        raise BadUserInput("Invalid cursor.", fields={"after": ["Not a cursor returned by this API."]})
-    return values
+    if not isinstance(values, list) or len(values) != len(keys) + 1 or not all(isinstance(v, str) for v in values):
+        raise ValidationFailed("Invalid cursor.", fields={"after": ["Not a cursor returned by this API."]})
+    if values[0] != _sort_signature(keys):
+        raise ValidationFailed(
+            "The cursor was made under another sort order.",
+            fields={"after": ["Made for another orderBy: pass the orderBy it came with, or start again without after."]},
+        )
+    return values[1:]
 
 
 def _after_filter(queryset: QuerySet, keys: list[SortKey], raw_values: list[str]) -> Q:
@@ -56,7 +67,7 @@ def _after_filter(queryset: QuerySet, keys: list[SortKey], raw_values: list[str]
         try:
             values.append(field.to_python(raw))
         except Exception as exc:  # Django raises ValidationError or ValueError by field type
-            raise BadUserInput("Invalid cursor.", fields={"after": ["Not a cursor returned by this API."]}) from exc
+            raise ValidationFailed("Invalid cursor.", fields={"after": ["Not a cursor returned by this API."]}) from exc
     # (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... with each comparison in its own direction.
     condition = Q()
     for index, key in enumerate(keys):
@@ -73,9 +84,9 @@ def paginate(queryset: QuerySet, *, keys: list[SortKey], first: int, after: str 
     ordering = [f"-{k.field}" if k.descending else k.field for k in keys]
     queryset = queryset.order_by(*ordering)
     if after:
-        queryset = queryset.filter(_after_filter(queryset, keys, _decode(after, len(keys))))
+        queryset = queryset.filter(_after_filter(queryset, keys, _decode(after, keys)))
     rows = list(queryset[: first + 1])
     has_next = len(rows) > first
     rows = rows[:first]
-    cursors = [_encode([getattr(row, k.field) for k in keys]) for row in rows]
+    cursors = [_encode(keys, [getattr(row, k.field) for k in keys]) for row in rows]
     return Page(items=rows, cursors=cursors, has_next_page=has_next, has_previous_page=bool(after))

@@ -5,7 +5,7 @@ from common.auth.service_settings import *  # noqa: F403
 from common.auth.service_settings import REPLICA_APPS, with_auth_middleware
 from common.settings import database_config
 from common.settings.defaults import *  # noqa: F403
-from common.settings.defaults import MIDDLEWARE, SHARED_APPS
+from common.settings.defaults import GRAPHENE, MIDDLEWARE, SHARED_APPS
 
 SERVICE_NAME = "common-tests"
 INSTALLED_APPS = [*SHARED_APPS, *REPLICA_APPS, "common.events", "tests.ownership"]
@@ -13,5 +13,5 @@ EVENTS_CONSUME_TOPICS = ["accounts.user"]
 MIDDLEWARE = with_auth_middleware(MIDDLEWARE)
 ROOT_URLCONF = "tests.urls"
 DATABASES = {"default": database_config("common_tests")}
-GRAPHENE = {"SCHEMA": "tests.schemas.graphene_schema", "ATOMIC_MUTATIONS": True}
+GRAPHENE = {**GRAPHENE, "SCHEMA": "tests.schemas.graphene_schema"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests; never in a service

@@ -72,6 +72,7 @@ def test_async_ariadne_resolvers_are_guarded(tokens):
         return "async ok"
 
     from ariadne import QueryType, make_executable_schema
+    from common.graphql.ariadne_view import ariadne_error_formatter
 
     query = QueryType()
     query.set_field("area", resolver)
@@ -79,7 +80,9 @@ def test_async_ariadne_resolvers_are_guarded(tokens):
 
     def run(principal):
         context = {"request": SimpleNamespace(auth=principal)}
-        return asyncio.run(graphql(schema, {"query": "{ area }"}, context_value=context))[1]
+        # The edge's formatter turns the domain error into extensions.code (as the ariadne view does).
+        request = graphql(schema, {"query": "{ area }"}, context_value=context, error_formatter=ariadne_error_formatter)
+        return asyncio.run(request)[1]
 
     assert run(ANONYMOUS)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     manager = Principal(verify_access_token(tokens.mint(roles=["catalog_manager"]).token))

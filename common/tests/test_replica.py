@@ -120,6 +120,26 @@ def test_deactivate_and_reactivate(new_user_id):
     assert row(new_user_id)["is_active"] is True
 
 
+def test_model_state_events_of_the_accounts_bridge_keep_the_replica(new_user_id):
+    """accounts.user.created/updated/deleted carry the user's state flat (no "user" wrapper)."""
+
+    def state(event_type: str, at: dt.datetime, **snapshot) -> SimpleNamespace:
+        event = envelope(event_type, new_user_id, at)
+        event.payload = {"id": new_user_id, **snapshot}
+        return event
+
+    on_accounts_user_event(state("created", T0, email="m@example.com", is_active=True, roles=[], perms=[]))
+    assert row(new_user_id)["roles"] == []
+    on_accounts_user_event(
+        state("updated", T0 + dt.timedelta(seconds=1), email="m@example.com", is_active=True, is_staff=True,
+              roles=["catalog_manager"], perms=["catalog.add_product"])
+    )
+    assert (row(new_user_id)["roles"], row(new_user_id)["is_staff"]) == (["catalog_manager"], True)
+    assert row(new_user_id)["permissions"] == ["catalog.add_product"]
+    on_accounts_user_event(state("deleted", T0 + dt.timedelta(seconds=2), email="m@example.com", is_active=True))
+    assert row(new_user_id)["is_active"] is False  # a deleted account can no longer act
+
+
 def test_admin_role_is_superuser(new_user_id):
     on_accounts_user_event(envelope("roles_changed", new_user_id, T0, email="boss@example.com", is_staff=True,
                                     roles=["admin"], perms=[]))

@@ -18,12 +18,15 @@ from accounts.authentication import authenticate_request
 from accounts.models import User
 from accounts.queries import users_by_ids
 from accounts.schema.mutations import mutation
-from accounts.schema.query import query
+from accounts.schema.query import query as query_type
 from accounts.schema.types import datetime_scalar, session_type, user_type
 
 type_defs = load_schema_from_path(str(Path(__file__).parent))
 
-schema = make_federated_schema(type_defs, query, mutation, user_type, session_type, datetime_scalar)
+# convert_names_case: camelCase in the SDL, snake_case in Python (arguments, inputs, attributes).
+schema = make_federated_schema(
+    type_defs, query_type, mutation, user_type, session_type, datetime_scalar, convert_names_case=True
+)
 
 UNKNOWN_USER = "_unknown_user"
 

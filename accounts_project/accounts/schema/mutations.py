@@ -25,11 +25,11 @@ def _auth_payload(info: GraphQLResolveInfo, issued: commands.IssuedSession) -> d
     info.context["self_user_ids"].add(str(issued.user.pk))
     info.context["session_id"] = str(issued.session.pk)
     return {
-        "accessToken": issued.access.token,
-        "accessTokenExpiresAt": issued.access.expires_at,
-        "refreshToken": issued.refresh.token,
-        "refreshTokenExpiresAt": issued.refresh.expires_at,
-        "tokenType": "Bearer",
+        "access_token": issued.access.token,
+        "access_token_expires_at": issued.access.expires_at,
+        "refresh_token": issued.refresh.token,
+        "refresh_token_expires_at": issued.refresh.expires_at,
+        "token_type": "Bearer",
         "session": issued.session,
         "user": issued.user,
     }
@@ -48,7 +48,7 @@ def resolve_register(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) ->
     user = commands.register_user(
         email=input["email"],
         password=input["password"],
-        full_name=input.get("fullName") or "",
+        full_name=input.get("full_name") or "",
         address=client_address(_request(info)),
     )
     info.context["self_user_ids"].add(str(user.pk))
@@ -66,8 +66,8 @@ def resolve_login(_: Any, info: GraphQLResolveInfo, email: str, password: str) -
 
 
 @mutation.field("refreshToken")
-def resolve_refresh_token(_: Any, info: GraphQLResolveInfo, refreshToken: str) -> dict[str, Any]:
-    return _auth_payload(info, commands.refresh_session(refresh_token=refreshToken))
+def resolve_refresh_token(_: Any, info: GraphQLResolveInfo, refresh_token: str) -> dict[str, Any]:
+    return _auth_payload(info, commands.refresh_session(refresh_token=refresh_token))
 
 
 @mutation.field("logout")
@@ -75,7 +75,7 @@ def resolve_logout(_: Any, info: GraphQLResolveInfo) -> dict[str, int]:
     caller = require_principal(info)
     ended = commands.end_session(session_id=caller.session_id, reason=Session.EndReason.LOGOUT)
     _end_browser_login(_request(info), caller, all_sessions=False)
-    return {"endedSessions": int(ended)}
+    return {"ended_sessions": int(ended)}
 
 
 @mutation.field("logoutAllSessions")
@@ -83,18 +83,18 @@ def resolve_logout_all_sessions(_: Any, info: GraphQLResolveInfo) -> dict[str, i
     caller = require_principal(info)
     ended = commands.end_user_sessions(user_id=caller.user_id, reason=Session.EndReason.LOGOUT_ALL)
     _end_browser_login(_request(info), caller, all_sessions=True)
-    return {"endedSessions": ended}
+    return {"ended_sessions": ended}
 
 
 @mutation.field("changePassword")
 def resolve_change_password(
-    _: Any, info: GraphQLResolveInfo, currentPassword: str, newPassword: str
+    _: Any, info: GraphQLResolveInfo, current_password: str, new_password: str
 ) -> dict[str, int]:
     caller = require_principal(info)
     ended = commands.change_password(
-        user_id=caller.user_id, current_password=currentPassword, new_password=newPassword, current_session=caller.session_id,
+        user_id=caller.user_id, current_password=current_password, new_password=new_password, current_session=caller.session_id,
         address=client_address(_request(info)),
     )
     user = User.objects.get(pk=caller.user_id)
     web.keep_browser_session_after_password_change(_request(info), user, caller.session_id)
-    return {"endedSessions": ended}
+    return {"ended_sessions": ended}

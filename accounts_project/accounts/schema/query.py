@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ariadne import QueryType
-from common.graphql.errors import Unauthenticated
+from common.errors import Unauthenticated
 from graphql import GraphQLResolveInfo
 
 from accounts.authentication import authenticate_request

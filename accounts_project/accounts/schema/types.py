@@ -1,4 +1,7 @@
-"""Object types of the accounts subgraph: the federated User entity, Session, DateTime."""
+"""Object types of the accounts subgraph: the federated User entity, Session, DateTime.
+
+The schema converts names (`convert_names_case=True`): `createdAt` reads `created_at`, so only
+fields that do more than rename (guards, computed values) have resolvers here."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 from ariadne import ObjectType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
-from common.graphql.errors import Forbidden
+from common.errors import PermissionDenied
 from graphql import GraphQLResolveInfo
 
 from accounts.authentication import principal
@@ -41,7 +44,7 @@ def owner_or_perm(resolver: Callable[..., Any]) -> Callable[..., Any]:
     def guarded(user: User, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
         caller = principal(info)
         if not is_self(info, user) and not (caller is not None and caller.has_perm(VIEW_USER)):
-            raise Forbidden("Only the user themself or staff with accounts.view_user may see this.")
+            raise PermissionDenied("Only the user themself or staff with accounts.view_user may see this.")
         if getattr(user, "_unknown_user", False):  # an id nobody has (see schema.unknown_user)
             return None
         return resolver(user, info, **kwargs)
@@ -109,7 +112,7 @@ def resolve_permissions(user: User, info: GraphQLResolveInfo) -> list[str]:
 @user_type.field("sessions")
 def resolve_sessions(user: User, info: GraphQLResolveInfo) -> list[Session]:
     if not is_self(info, user):
-        raise Forbidden("Only the user themself may list their sessions.")
+        raise PermissionDenied("Only the user themself may list their sessions.")
     return list(alive_sessions_of(user))
 
 
@@ -117,31 +120,6 @@ def resolve_sessions(user: User, info: GraphQLResolveInfo) -> list[Session]:
 def resolve_user_reference(_: Any, info: GraphQLResolveInfo, representation: dict[str, Any]) -> User | None:
     # Kept for completeness; `_entities` is replaced by the batched resolver in schema/__init__.py.
     return users_by_ids([representation.get("id")]).get(str(representation.get("id")))
-
-
-@session_type.field("userAgent")
-def resolve_user_agent(session: Session, info: GraphQLResolveInfo) -> str:
-    return session.user_agent
-
-
-@session_type.field("ipAddress")
-def resolve_ip_address(session: Session, info: GraphQLResolveInfo) -> str | None:
-    return session.ip_address
-
-
-@session_type.field("createdAt")
-def resolve_created_at(session: Session, info: GraphQLResolveInfo) -> datetime:
-    return session.created_at
-
-
-@session_type.field("lastUsedAt")
-def resolve_last_used_at(session: Session, info: GraphQLResolveInfo) -> datetime:
-    return session.last_used_at
-
-
-@session_type.field("expiresAt")
-def resolve_expires_at(session: Session, info: GraphQLResolveInfo) -> datetime:
-    return session.expires_at
 
 
 @session_type.field("current")

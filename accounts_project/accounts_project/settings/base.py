@@ -4,7 +4,7 @@ from pathlib import Path
 
 from common.settings import database_config, env_int, env_list, env_str
 from common.settings.defaults import *  # noqa: F403
-from common.settings.defaults import SHARED_APPS
+from common.settings.defaults import REDIS_URL, SHARED_APPS
 
 SERVICE_NAME = "accounts"
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -12,7 +12,11 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 INSTALLED_APPS = [*SHARED_APPS, "common.events", "accounts"]
 
 # Account events go out through the transactional outbox (relay_outbox publishes them).
+# (accounts.user is also the bridged User's topic: accounts/events.py.)
 EVENTS_PUBLISH_TOPICS = ["accounts.user", "accounts.session"]
+
+# The admin index tells staff who may see nothing here what their roles allow in other services.
+ADMIN_USER_GRANTS = "accounts.admin.service_grants"
 
 ROOT_URLCONF = "accounts_project.urls"
 WSGI_APPLICATION = "accounts_project.wsgi.application"
@@ -36,7 +40,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Redis: Django cache, browser sessions, login throttling, the shared auth registry ----------
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# (REDIS_URL comes from common.settings.defaults.)
 # The registry every service reads (common.auth.registry): all services must point at the same Redis.
 AUTH_REGISTRY_REDIS_URL = env_str("AUTH_REGISTRY_REDIS_URL", REDIS_URL)
 CACHES = {

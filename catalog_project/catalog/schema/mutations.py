@@ -25,7 +25,7 @@ class CreateProductInput(graphene.InputObjectType):
     name = graphene.String(required=True)
     description = graphene.String()
     price = graphene.Decimal(required=True)
-    currency = graphene.String(description="ISO 4217 code; defaults to USD.")
+    currency = graphene.String(description="ISO 4217 code; defaults to the CATALOG_DEFAULT_CURRENCY setting (USD).")
     stock_quantity = graphene.Int()
     category_id = graphene.ID()
     is_active = graphene.Boolean()

@@ -1,11 +1,19 @@
-"""Catalog read operations."""
+"""Catalog read operations (the schema side; the read side itself is catalog/queries.py).
+
+`products` lists active products unless the caller asks otherwise: `filter: {isActive: false}`
+(inactive only) or `isActive: null` (both) need `catalog.view_product` or `catalog.change_product`
+(staff); anyone else asking gets FORBIDDEN. The effective `is_active` is part of the data cache's
+key (ProductFilter.cache_key), and answers to such staff queries carry credentials, which the
+public result cache never stores.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import graphene
-from common.graphql.errors import BadUserInput
+from common.auth.principal import principal_from_info
+from common.errors import PermissionDenied, ValidationFailed
 from graphene import relay
 from graphene_federation import FederationVersion, list_size
 
@@ -25,25 +33,44 @@ class ProductFilterInput(graphene.InputObjectType):
     min_price = graphene.Decimal()
     max_price = graphene.Decimal()
     in_stock = graphene.Boolean()
-    is_active = graphene.Boolean()
+    is_active = graphene.Boolean(
+        description="Default true (active products only). false or null (all) need catalog.view_product."
+    )
 
 
-def _product_filter(raw: dict[str, Any] | None) -> queries.ProductFilter:
+# Either lets a caller list inactive products.
+SEE_INACTIVE_PERMS = ("catalog.view_product", "catalog.change_product")
+
+
+def _is_active(raw: dict[str, Any], info: graphene.ResolveInfo) -> bool | None:
+    if "is_active" not in raw:  # not sent: the public default
+        return True
+    wanted = raw["is_active"]
+    if wanted is not True:
+        principal = principal_from_info(info)
+        if not any(principal.has_perms([perm]) for perm in SEE_INACTIVE_PERMS):
+            raise PermissionDenied(
+                "Only staff with catalog.view_product may list inactive products: leave out `isActive` or pass true."
+            )
+    return wanted
+
+
+def _product_filter(raw: dict[str, Any] | None, info: graphene.ResolveInfo) -> queries.ProductFilter:
     raw = raw or {}
     category_id = raw.get("category_id")
     min_price, max_price = raw.get("min_price"), raw.get("max_price")
     if min_price is not None and max_price is not None and min_price > max_price:
-        raise BadUserInput("`minPrice` is above `maxPrice`.", fields={"minPrice": ["Must not exceed maxPrice."]})
+        raise ValidationFailed("`minPrice` is above `maxPrice`.", fields={"min_price": ["Must not exceed maxPrice."]})
     search = raw.get("search")
     if search is not None and len(search) > 200:
-        raise BadUserInput("Search text is too long.", fields={"search": ["At most 200 characters."]})
+        raise ValidationFailed("Search text is too long.", fields={"search": ["At most 200 characters."]})
     return queries.ProductFilter(
         search=search,
-        category_id=parse_uuid(category_id, "categoryId") if category_id is not None else None,
+        category_id=parse_uuid(category_id, "category_id") if category_id is not None else None,
         min_price=min_price,
         max_price=max_price,
         in_stock=raw.get("in_stock"),
-        is_active=raw.get("is_active"),
+        is_active=_is_active(raw, info),
     )
 
 
@@ -92,12 +119,12 @@ class CatalogQuery(graphene.ObjectType):
         filter: dict[str, Any] | None = None,
     ) -> ProductConnection:
         if not 1 <= first <= queries.MAX_PAGE_SIZE:
-            raise BadUserInput(
+            raise ValidationFailed(
                 f"`first` must be between 1 and {queries.MAX_PAGE_SIZE}.",
                 fields={"first": [f"Between 1 and {queries.MAX_PAGE_SIZE}."]},
             )
         order_name = order_by if isinstance(order_by, str) else order_by.name
-        product_filter = _product_filter(filter)
+        product_filter = _product_filter(filter, info)
         page = queries.product_page(
             product_filter=product_filter,
             order=queries.ProductOrder[order_name],

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from common.auth.service_settings import *  # noqa: F403
 from common.auth.service_settings import REPLICA_APPS, with_auth_middleware
-from common.settings import database_config, env_int
+from common.settings import database_config, env_int, env_str
 from common.settings.defaults import *  # noqa: F403
-from common.settings.defaults import MIDDLEWARE, SHARED_APPS
+from common.settings.defaults import GRAPHENE, MIDDLEWARE, SHARED_APPS
 
 SERVICE_NAME = "catalog"
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -19,20 +19,20 @@ MIDDLEWARE = with_auth_middleware(MIDDLEWARE)
 SESSION_COOKIE_NAME = f"{SERVICE_NAME}_sessionid"
 CSRF_COOKIE_NAME = f"{SERVICE_NAME}_csrftoken"
 
-# The catalog's own read model (stock activity) is fed by its product events; the user replica
-# (common.auth.replica) by the accounts user events.
-EVENTS_CONSUME_TOPICS = ["catalog.product", "accounts.user"]
+# The catalog's own read model (stock activity) is fed by its product and stock events; the user
+# replica (common.auth.replica) by the accounts user events.
+EVENTS_CONSUME_TOPICS = ["catalog.product", "catalog.stock", "accounts.user"]
+# Domain events recorded by commands (the bridged models add catalog.product and catalog.category).
+EVENTS_PUBLISH_TOPICS = ["catalog.stock"]
 
 ROOT_URLCONF = "catalog_project.urls"
 WSGI_APPLICATION = "catalog_project.wsgi.application"
 
 DATABASES = {"default": database_config("catalog")}
 
-GRAPHENE = {
-    "SCHEMA": "catalog.schema.schema",
-    "ATOMIC_MUTATIONS": True,
-}
+GRAPHENE = {**GRAPHENE, "SCHEMA": "catalog.schema.schema"}
 
 # Products at or below this quantity show up in the admin's low-stock list.
 CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5)
-CATALOG_DEFAULT_CURRENCY = "USD"
+# Currency of products created without one (commands, seed).
+CATALOG_DEFAULT_CURRENCY = env_str("CATALOG_DEFAULT_CURRENCY", "USD")

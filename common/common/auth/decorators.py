@@ -22,7 +22,7 @@ from asgiref.sync import sync_to_async
 from graphql import GraphQLResolveInfo
 
 from common.auth.principal import Principal, principal_from_info
-from common.graphql.errors import Forbidden, Unauthenticated
+from common.errors import PermissionDenied, Unauthenticated
 
 Resolver = TypeVar("Resolver", bound=Callable[..., Any])
 Check = Callable[[Principal], None]
@@ -72,13 +72,13 @@ def check_login(principal: Principal) -> None:
 def check_roles(principal: Principal, roles: tuple[str, ...]) -> None:
     check_login(principal)
     if not principal.has_any_role(roles):
-        raise Forbidden(f"This operation needs one of the roles: {', '.join(roles)}.")
+        raise PermissionDenied(f"This operation needs one of the roles: {', '.join(roles)}.")
 
 
 def check_perms(principal: Principal, perms: tuple[str, ...]) -> None:
     check_login(principal)
     if not principal.has_perms(perms):
-        raise Forbidden(f"This operation needs the permission(s): {', '.join(perms)}.")
+        raise PermissionDenied(f"This operation needs the permission(s): {', '.join(perms)}.")
 
 
 # --- decorators -------------------------------------------------------------------------------------

@@ -8,6 +8,9 @@
   The response is HTTP 200 with a GraphQL body (GraphQL-over-HTTP for application/json, and
   what the federation gateway passes through), plus `WWW-Authenticate` (RFC 6750).
 
+While the request runs, its caller is the actor of the events it records
+(`common.events.context`): the token's user, else the admin session's user, else "system".
+
 It also keeps Django admin sessions opened by single sign-on tied to their accounts session:
 when that session ends or the user is deactivated the admin session is logged out.
 Place it after `AuthenticationMiddleware`.
@@ -18,12 +21,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from redis.exceptions import RedisError
 
 from common.auth.principal import ANONYMOUS, Principal
 from common.auth.tokens import InvalidToken, token_state, verify_access_token
-from common.graphql.errors import Unauthenticated, format_error
+from common.errors import Unauthenticated
+from common.events.context import actor_scope
+from common.graphql.errors import format_error
 
 logger = logging.getLogger("common.auth")
 
@@ -46,7 +52,19 @@ class AuthMiddleware:
                 logger.info("Rejected access token: %s", exc.reason)
                 return unauthenticated_response(exc.message)
         enforce_sso_session(request)
-        return self.get_response(request)
+        with actor_scope(request_actor(request)):
+            return self.get_response(request)
+
+
+def request_actor(request: HttpRequest) -> str | None:
+    """The user a request acts for: the bearer token's, else the (admin) session's, else None."""
+    if request.auth.is_authenticated:
+        return request.auth.user_id
+    # Without a session cookie there is no session user: do not load one.
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None
+    user = getattr(request, "user", None)
+    return str(user.pk) if user is not None and user.is_authenticated else None
 
 
 def bearer_token(header: str) -> str:

@@ -18,7 +18,7 @@ from graphql import GraphQLResolveInfo
 from guardian.shortcuts import assign_perm, remove_perm
 
 from common.auth.principal import Principal, principal_from_info
-from common.graphql.errors import Forbidden, Unauthenticated
+from common.errors import PermissionDenied, Unauthenticated
 
 
 def _replica_user(user_id: str) -> Any | None:
@@ -46,7 +46,7 @@ def require_object_permission(info: GraphQLResolveInfo, perm: str, obj: models.M
     if not principal.is_authenticated:
         raise Unauthenticated()
     if not has_object_permission(principal, perm, obj):
-        raise Forbidden()
+        raise PermissionDenied()
     return principal
 
 

@@ -6,14 +6,17 @@ Enable with `-p common.auth.pytest_plugin` in the service's pytest.ini addopts.
   the service's AUTH_JWKS_URL / AUTH_ACCOUNTS_GRAPHQL_URL point at it for the whole run.
 - `tokens` (function): a `TokenMinter` with that key; `tokens.mint(roles=["catalog_manager"])`.
   Each test starts with an empty JWKS cache and state cache.
+- `user_event` (function): `user_event("roles_changed", user_id, roles=[...], ...)` applies an accounts
+  user event to the service's user replica (`common.auth.testing.user_event`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from common.auth import testing
 from common.auth.testing import AccountsStub, KeyPair, TokenMinter
 
 
@@ -55,3 +58,8 @@ def tokens(accounts_stub: AccountsStub, auth_signing_key: KeyPair) -> Iterator[T
     clear_state_cache()
     yield accounts_stub.minter
     clear_state_cache()
+
+
+@pytest.fixture
+def user_event(db: None) -> Callable[..., bool]:
+    return testing.user_event

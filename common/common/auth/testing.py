@@ -5,11 +5,13 @@
   service's public surface: `GET /.well-known/jwks.json` and the GraphQL `login` mutation.
 - `TokenMinter`: signs tokens exactly as the JWT contract says and opens their session in the
   shared registry, so they pass every check unless a test breaks one on purpose.
+- `user_event(...)`: an accounts user event applied to the local user replica.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import time
 import uuid
@@ -144,6 +146,20 @@ class TokenMinter:
             registry.open_session(session_id=claims["sid"], user_id=claims["sub"], ttl_seconds=3600)
         key = key or self.key
         return Minted(token=self.sign(claims, key=key), claims=claims, headers={"kid": key.kid, "alg": "RS256"})
+
+
+def user_event(event_type: str, user_id: str, *, at: dt.datetime | None = None, **snapshot: Any) -> bool:
+    """Apply an `accounts.user.<event_type>` event to this service's user replica as its consumer would
+    (snapshot payload: the user's fields after the change). Returns whether the replica changed."""
+    from common.auth.replica.sync import apply_user_event
+
+    snapshot.setdefault("id", user_id)
+    return apply_user_event(
+        event_type=f"accounts.user.{event_type}",
+        user_id=user_id,
+        occurred_at=(at or dt.datetime.now(dt.UTC)).isoformat(),
+        payload={"user": snapshot},
+    )
 
 
 def forge(header: dict[str, Any], claims: dict[str, Any], signature: bytes | None = b"") -> str:

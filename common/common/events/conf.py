@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS: dict[str, Any] = {
-    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19092",  # the development broker, as in common.settings.defaults
     # Extra keyword arguments for every Kafka client (e.g. security_protocol, sasl_* in production).
     "EVENTS_KAFKA_OPTIONS": {},
     # Topics this service publishes through record_event() directly (bridged models add theirs).

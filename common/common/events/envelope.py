@@ -1,7 +1,9 @@
 """The one envelope every event travels in, validated when it is recorded and when it is consumed.
 
-On the wire it is a JSON object (UTF-8) with exactly these fields; unknown extra fields are
-ignored on the way in (tolerant reader) so producers can add fields without breaking consumers.
+On the wire it is a JSON object (UTF-8) with these fields; unknown extra fields are ignored on
+the way in (tolerant reader) so producers can add fields without breaking consumers. `actor`
+(user id or "system") and `causation_id` (the event that caused this one, or null) came later:
+events without them are still valid and read as "system" / null.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){2,}$")  # service.
 PRODUCER = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
 MAX_AGGREGATE_ID = 200
 MAX_CORRELATION_ID = 128
+MAX_ACTOR = 128
+SYSTEM_ACTOR = "system"
 
 
 class InvalidEnvelope(ValueError):
@@ -33,6 +37,8 @@ class Envelope:
     producer: str
     correlation_id: str
     payload: dict[str, Any] = field(default_factory=dict)
+    actor: str = SYSTEM_ACTOR  # the user id the change was made for, or "system"
+    causation_id: uuid.UUID | None = None  # the event whose handling recorded this one
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -51,6 +57,8 @@ class Envelope:
             "occurred_at": self.occurred_at.isoformat(),
             "producer": self.producer,
             "correlation_id": self.correlation_id,
+            "actor": self.actor,
+            "causation_id": str(self.causation_id) if self.causation_id else None,
             "payload": self.payload,
         }
 
@@ -87,6 +95,17 @@ class Envelope:
             occurred_at = datetime.fromisoformat(data["occurred_at"])
         except ValueError as exc:
             raise InvalidEnvelope("occurred_at: not an ISO 8601 timestamp") from exc
+        actor = data.get("actor", SYSTEM_ACTOR)
+        if not isinstance(actor, str):
+            raise InvalidEnvelope(f"actor: expected str, got {type(actor).__name__}")
+        causation = data.get("causation_id")
+        if causation is not None:
+            if not isinstance(causation, str):
+                raise InvalidEnvelope(f"causation_id: expected str or null, got {type(causation).__name__}")
+            try:
+                causation = uuid.UUID(causation)
+            except ValueError as exc:
+                raise InvalidEnvelope("causation_id: not a UUID") from exc
         return cls(
             event_id=event_id,
             event_type=data["event_type"],
@@ -96,10 +115,12 @@ class Envelope:
             producer=data["producer"],
             correlation_id=data["correlation_id"],
             payload=data["payload"],
+            actor=actor,
+            causation_id=causation,
         )
 
 
-# Field name -> JSON type on the wire.
+# Required field name -> JSON type on the wire (`actor` and `causation_id` are optional, see above).
 FIELDS: dict[str, type] = {
     "event_id": str,
     "event_type": str,
@@ -138,5 +159,10 @@ def _validate(envelope: Envelope) -> None:
     correlation_id = envelope.correlation_id
     if not isinstance(correlation_id, str) or not correlation_id or len(correlation_id) > MAX_CORRELATION_ID:
         raise InvalidEnvelope(f"correlation_id: must be a non-empty string of at most {MAX_CORRELATION_ID} characters")
+    actor = envelope.actor
+    if not isinstance(actor, str) or not actor or len(actor) > MAX_ACTOR:
+        raise InvalidEnvelope(f"actor: must be a user id or 'system', at most {MAX_ACTOR} characters")
+    if envelope.causation_id is not None and not isinstance(envelope.causation_id, uuid.UUID):
+        raise InvalidEnvelope("causation_id: must be a UUID or None")
     if not isinstance(envelope.payload, dict):
         raise InvalidEnvelope("payload: must be a JSON object")

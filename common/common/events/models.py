@@ -25,6 +25,9 @@ class OutboxEvent(models.Model):
     payload = models.JSONField()
     producer = models.CharField(max_length=100)
     correlation_id = models.CharField(max_length=128)
+    # Who the change was made for (user id, or "system") and the event whose handling caused it.
+    actor = models.CharField(max_length=128, default="system")
+    causation_id = models.UUIDField(null=True, blank=True)
     occurred_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -54,6 +57,8 @@ class OutboxEvent(models.Model):
             payload=envelope.payload,
             producer=envelope.producer,
             correlation_id=envelope.correlation_id,
+            actor=envelope.actor,
+            causation_id=envelope.causation_id,
             occurred_at=envelope.occurred_at,
         )
 
@@ -67,6 +72,8 @@ class OutboxEvent(models.Model):
             producer=self.producer,
             correlation_id=self.correlation_id,
             payload=self.payload,
+            actor=self.actor,
+            causation_id=self.causation_id,
         )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -15,10 +17,22 @@ from django.utils import timezone
 
 from common.correlation import current_or_new_correlation_id
 from common.events.conf import service_name, setting
+from common.events.context import current_actor, current_causation_id
 from common.events.envelope import Envelope, InvalidEnvelope
 from common.events.models import OutboxEvent
 
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to append; `record_events` takes many (one INSERT for all)."""
+
+    topic: str
+    event_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    schema_version: int = 1
 
 
 def record_event(
@@ -27,10 +41,30 @@ def record_event(
     """Append one event to the outbox; must be called inside the caller's `transaction.atomic()`.
 
     Call it after the aggregate's row is locked or written: that keeps the outbox order equal to
-    the commit order for the aggregate, which is the order consumers will see.
+    the commit order for the aggregate, which is the order consumers will see. `actor`,
+    `causation_id` and `correlation_id` come from the context (common.events.context).
     """
+    _require_transaction()
+    row = _row(NewEvent(topic, event_type, str(aggregate_id), payload, schema_version), current_or_new_correlation_id())
+    row.save(force_insert=True)
+    return row
+
+
+def record_events(events: Iterable[NewEvent]) -> list[OutboxEvent]:
+    """Append many events in one INSERT (bulk writes, seeds), in the given order, in the caller's transaction."""
+    _require_transaction()
+    correlation_id = current_or_new_correlation_id()  # one batch, one correlation even outside a request
+    rows = [_row(event, correlation_id) for event in events]
+    return OutboxEvent.objects.bulk_create(rows, batch_size=1000) if rows else []
+
+
+def _require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event() must be called inside transaction.atomic(), with the change it describes.")
+
+
+def _row(event: NewEvent, correlation_id: str) -> OutboxEvent:
+    topic, event_type = event.topic, event.event_type
     if not TOPIC_NAME.match(topic) or len(topic) > 200:
         raise InvalidEnvelope(f"topic: {topic!r} is not a valid topic name")
     if not event_type.startswith(f"{topic}."):
@@ -38,16 +72,16 @@ def record_event(
     envelope = Envelope(
         event_id=uuid.uuid4(),
         event_type=event_type,
-        schema_version=schema_version,
-        aggregate_id=str(aggregate_id),
+        schema_version=event.schema_version,
+        aggregate_id=str(event.aggregate_id),
         occurred_at=timezone.now(),
         producer=service_name(),
-        correlation_id=current_or_new_correlation_id(),
-        payload=payload,
+        correlation_id=correlation_id,
+        payload=event.payload,
+        actor=current_actor(),
+        causation_id=current_causation_id(),
     )
     size = len(envelope.to_json())  # also proves the payload is plain JSON
     if size > setting("EVENTS_MAX_PAYLOAD_BYTES"):
         raise InvalidEnvelope(f"event is {size} bytes, above EVENTS_MAX_PAYLOAD_BYTES; publish a reference instead")
-    row = OutboxEvent.from_envelope(envelope, topic=topic)
-    row.save(force_insert=True)
-    return row
+    return OutboxEvent.from_envelope(envelope, topic=topic)

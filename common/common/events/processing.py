@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from django.db import connection, transaction
 
 from common.correlation import correlation_scope
+from common.events.context import causation_scope
 from common.events.envelope import Envelope
 from common.events.handlers import Registration
 from common.events.models import ProcessedEvent
@@ -59,7 +60,8 @@ def apply_events(work: Sequence[Work], *, lock: bool = True) -> list[set[str]]:
         results = []
         for envelope, registrations in work:
             ran = set()
-            with correlation_scope(envelope.correlation_id):
+            # Events a handler records carry this event's correlation id and actor, and its id as cause.
+            with correlation_scope(envelope.correlation_id), causation_scope(envelope.event_id, actor=envelope.actor):
                 for registration in registrations:
                     key = (envelope.event_id, registration.name)
                     if key in fresh:

@@ -18,6 +18,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -92,47 +93,44 @@ class TopicReader:
         self._consumer.close(autocommit=False)
 
 
+# Each factory fixture below registers how to stop what it started on an ExitStack: run at teardown.
+
+
 @pytest.fixture
 def topic_reader(events_settings: Any) -> Iterator[Callable[[str], TopicReader]]:
-    readers: list[TopicReader] = []
+    with ExitStack() as stack:
 
-    def open_reader(topic: str) -> TopicReader:
-        reader = TopicReader(topic)
-        readers.append(reader)
-        return reader
+        def open_reader(topic: str) -> TopicReader:
+            reader = TopicReader(topic)
+            stack.callback(reader.close)
+            return reader
 
-    yield open_reader
-    for reader in readers:
-        reader.close()
+        yield open_reader
 
 
 @pytest.fixture
 def run_relay(events_settings: Any, transactional_db: None) -> Iterator[Callable[..., Any]]:
     from common.events.relay import OutboxRelay
 
-    running: list[Background] = []
+    with ExitStack() as stack:
 
-    def start(**options: Any) -> OutboxRelay:
-        relay = OutboxRelay(**options)
-        running.append(Background(relay))
-        return relay
+        def start(**options: Any) -> OutboxRelay:
+            relay = OutboxRelay(**options)
+            stack.callback(Background(relay).stop)
+            return relay
 
-    yield start
-    for background in running:
-        background.stop()
+        yield start
 
 
 @pytest.fixture
 def run_consumer(events_settings: Any, transactional_db: None) -> Iterator[Callable[..., Any]]:
     from common.events.consumer import EventConsumer
 
-    running: list[Background] = []
+    with ExitStack() as stack:
 
-    def start(*, topics: list[str], group_id: str | None = None) -> EventConsumer:
-        consumer = EventConsumer(topics=topics, group_id=group_id or f"test-{uuid.uuid4().hex[:8]}")
-        running.append(Background(consumer))
-        return consumer
+        def start(*, topics: list[str], group_id: str | None = None) -> EventConsumer:
+            consumer = EventConsumer(topics=topics, group_id=group_id or f"test-{uuid.uuid4().hex[:8]}")
+            stack.callback(Background(consumer).stop)
+            return consumer
 
-    yield start
-    for background in running:
-        background.stop()
+        yield start

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ariadne.exceptions import HttpBadRequestError
-from ariadne.explorer import ExplorerGraphiQL
 from ariadne.graphql import graphql_sync
 from ariadne.validation.introspection_disabled import IntrospectionDisabledRule
 from ariadne_django.views import GraphQLView
@@ -28,8 +27,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, GraphQLSchema
 
+from common.graphiql import render_graphiql
 from common.graphql.documents import prepare, request_errors
-from common.graphql.errors import BAD_REQUEST, format_error
+from common.graphql.errors import bad_request as bad_request_error
+from common.graphql.errors import format_error
 from common.graphql.federation import harden_federation
 from common.graphql.inputs import harden_scalars, malformed_body_errors, request_problem
 
@@ -52,7 +53,7 @@ def _already_validated(*args: Any, **kwargs: Any) -> list[GraphQLError]:
 
 
 def bad_request(message: str) -> JsonResponse:
-    return JsonResponse({"errors": [{"message": message, "extensions": {"code": BAD_REQUEST}}]}, status=400)
+    return JsonResponse({"errors": [bad_request_error(message)]}, status=400)
 
 
 # Re-applied here: overriding dispatch() drops the csrf_exempt mark the parent class put on it.
@@ -72,7 +73,7 @@ class AriadneView(GraphQLView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not self.explorer:
             return HttpResponseNotAllowed(["POST"])
-        return HttpResponse(ExplorerGraphiQL(title=self.explorer_title).html(request))
+        return render_graphiql(request, title=self.explorer_title)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:

@@ -15,8 +15,9 @@ from graphene_django.views import MUTATION_ERRORS_FLAG, GraphQLView, HttpError
 from graphql import ExecutionResult, OperationType, execute, validate_schema
 
 from common.cache import dependencies, results
+from common.graphiql import TEMPLATE as GRAPHIQL_TEMPLATE
 from common.graphql.documents import prepare, request_errors, root_fields
-from common.graphql.errors import BAD_REQUEST, format_error
+from common.graphql.errors import bad_request, format_error
 from common.graphql.federation import harden_federation
 from common.graphql.inputs import harden_scalars, malformed_body_errors, request_problem
 from common.graphql.limits import register_sdl
@@ -27,6 +28,8 @@ _HAD_ERRORS = "_graphql_had_errors"
 @method_decorator(csrf_exempt, name="dispatch")
 class GrapheneView(GraphQLView):
     """API clients send bearer tokens, not cookies, so CSRF does not apply here."""
+
+    graphiql_template = GRAPHIQL_TEMPLATE  # GraphiQL's assets from this service, not a CDN
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -56,7 +59,7 @@ class GrapheneView(GraphQLView):
     @staticmethod
     def format_error(error: Exception) -> dict[str, Any]:
         if isinstance(error, HttpError):
-            return {"message": error.message, "extensions": {"code": BAD_REQUEST}}
+            return bad_request(error.message)
         return format_error(error)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:

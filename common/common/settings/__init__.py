@@ -6,6 +6,20 @@ import os
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+
+class MissingSetting(ImproperlyConfigured):
+    """A required environment variable is not set. `manage.py` (common.manage) prints its message as
+    one line instead of a traceback: the fix is in the environment, not in the code."""
+
+
+def env_required(name: str, why: str) -> str:
+    """The variable's value; MissingSetting (saying what it is for) when it is unset or empty."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise MissingSetting(f"{name} is not set: {why}")
+    return value
 
 
 def env_str(name: str, default: str = "") -> str:

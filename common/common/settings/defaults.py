@@ -11,7 +11,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 SHARED_APPS = [
-    "django.contrib.admin",
+    "common.admin_site.ServiceAdminConfig",  # django.contrib.admin, naming the service (common/admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -19,6 +19,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "graphene_django",
+    "common.graphiql",  # GraphiQL's assets served locally (no CDN)
 ]
 
 MIDDLEWARE = [
@@ -65,8 +66,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Kafka (the development broker picks its own port; manage_all.py and the tests pass it in).
-KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# Kafka: by default the development broker of `manage_all.py broker|up` (services.json "broker" port), so
+# a service's worker commands run alone find it; manage_all.py and the tests pass the actual address in.
+KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
 
 GRAPHENE = {
     # A mutation that returns errors is rolled back as a whole: nothing half-written.

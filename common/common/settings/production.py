@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 
-from django.core.exceptions import ImproperlyConfigured
-
-from common.settings import env_bool, env_list, env_str
+from common.settings import env_bool, env_list, env_required, env_str
 
 DEBUG = False
 GRAPHIQL = False
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
-if not SECRET_KEY:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
+SECRET_KEY = env_required("DJANGO_SECRET_KEY", "production settings need a secret key (`manage_all.py up --prod` makes one)")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)

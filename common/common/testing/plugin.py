@@ -4,11 +4,14 @@ Fixtures (Django ones resolve only in Django suites; the plugin itself imports n
   graphql_client   GraphQLTestClient over pytest-django's `client`, POSTing to /graphql/
   recorded_events  OutboxLog: the outbox rows the test wrote (needs the database)
   stub_server      factory: stub_server(handle) -> StubServer, closed at teardown
+  private_redis    a redis-server of the test's own on a free port (common.cache.testing.PrivateRedisServer),
+                   to stop and start; skips when redis-server is not installed. The shared Redis is never touched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -32,13 +35,20 @@ def recorded_events(db: None) -> Any:
 
 @pytest.fixture
 def stub_server() -> Iterator[Callable[[Handle], StubServer]]:
-    servers: list[StubServer] = []
+    with ExitStack() as stack:
+        yield lambda handle, **options: stack.enter_context(StubServer(handle, **options))
 
-    def start(handle: Handle, **options: Any) -> StubServer:
-        server = StubServer(handle, **options)
-        servers.append(server)
-        return server
 
-    yield start
-    for server in servers:
-        server.close()
+@pytest.fixture
+def private_redis() -> Iterator[Any]:
+    from common.cache.testing import PrivateRedisServer
+
+    try:
+        server = PrivateRedisServer()
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

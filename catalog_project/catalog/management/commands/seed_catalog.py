@@ -1,4 +1,9 @@
-"""Seed realistic, deterministic demo data: a category tree and products."""
+"""Seed realistic, deterministic demo data: a category tree and products.
+
+Through the bridge like every write: categories are saved one by one, products go through the
+bridged manager's `bulk_create`, which records their `catalog.product.created` events in one
+outbox INSERT (and invalidates the cache), so read models built from events see the seed.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,11 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils.text import slugify
 
-from catalog.cache import invalidate_everything
 from catalog.models import Category, Product
 
 CATEGORY_TREE = {
@@ -73,7 +78,7 @@ class Command(BaseCommand):
                     name=name,
                     description=f"{name} from our {leaf.name.lower()} range. Demo item #{index}.",
                     price=Decimal(rng.randrange(199, 250000)) / 100,
-                    currency="USD",
+                    currency=settings.CATALOG_DEFAULT_CURRENCY,
                     stock_quantity=rng.choice([0, 0, 1, 3, 5, 8, 12, 25, 40, 100]),
                     category=leaf,
                     is_active=rng.random() > 0.05,
@@ -81,8 +86,6 @@ class Command(BaseCommand):
             )
         existing = set(Product.objects.filter(sku__in=[p.sku for p in new_products]).values_list("sku", flat=True))
         Product.objects.bulk_create([p for p in new_products if p.sku not in existing], batch_size=1000)
-        # bulk_create sends no model signals: drop the cached catalog once the rows are committed.
-        transaction.on_commit(invalidate_everything)
         self.stdout.write(f"Seeded {len(new_products) - len(existing)} products in {len(leaves)} categories.")
 
     def _categories(self, rng: random.Random) -> list[Category]:

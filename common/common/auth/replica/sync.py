@@ -28,11 +28,15 @@ from common.auth.tokens import AccessClaims
 
 logger = logging.getLogger("common.auth.replica")
 
+# Model state (accounts' bridge) and domain events: every one carries the full snapshot.
+CREATED = "accounts.user.created"
+UPDATED = "accounts.user.updated"
+DELETED = "accounts.user.deleted"
 REGISTERED = "accounts.user.registered"
 DEACTIVATED = "accounts.user.deactivated"
 REACTIVATED = "accounts.user.reactivated"
 ROLES_CHANGED = "accounts.user.roles_changed"
-USER_EVENTS = (REGISTERED, DEACTIVATED, REACTIVATED, ROLES_CHANGED)
+USER_EVENTS = (CREATED, UPDATED, DELETED, REGISTERED, DEACTIVATED, REACTIVATED, ROLES_CHANGED)
 
 
 def parse_time(value: Any) -> dt.datetime:
@@ -51,7 +55,7 @@ def apply_user_event(*, event_type: str, user_id: str, occurred_at: Any, payload
         logger.debug("Ignoring %s for user %s", event_type, user_id)
         return False
     snapshot = dict(payload.get("user") if isinstance(payload.get("user"), Mapping) else payload)
-    if event_type == DEACTIVATED:
+    if event_type in (DEACTIVATED, DELETED):
         snapshot["is_active"] = False
     elif event_type == REACTIVATED:
         snapshot["is_active"] = True
