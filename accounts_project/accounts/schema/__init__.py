@@ -9,8 +9,8 @@ from typing import Any
 
 from ariadne import load_schema_from_path
 from ariadne.contrib.federation import make_federated_schema
+from common.errors import Unauthenticated
 from common.graphql.ariadne_federation import install_batched_entities
-from common.graphql.errors import Unauthenticated
 from django.http import HttpRequest
 from graphql import GraphQLResolveInfo
 

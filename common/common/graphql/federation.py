@@ -13,7 +13,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, GraphQLScalarType, GraphQLSchema, value_from_ast_untyped
 
-from common.graphql.errors import BadUserInput
+from common.errors import ValidationFailed
 from common.graphql.limits import LIMITS, too_many_entities
 
 # A loader gets the representations of one type and returns {key: object}.
@@ -41,15 +41,15 @@ def load_entities(
 
 
 def checked_representations(representations: Iterable[Any]) -> list[Mapping[str, Any]]:
-    """At most LIMITS.max_entities objects, each with a string `__typename`; BadUserInput otherwise."""
+    """At most LIMITS.max_entities objects, each with a string `__typename`; ValidationFailed otherwise."""
     items = list(representations) if isinstance(representations, list | tuple) else None
     if items is None:
-        raise BadUserInput("`representations` must be a list of objects.", fields={"representations": ["Must be a list."]})
+        raise ValidationFailed("`representations` must be a list of objects.", fields={"representations": ["Must be a list."]})
     if len(items) > LIMITS.max_entities:
         raise too_many_entities(len(items))
     for index, item in enumerate(items):
         if not isinstance(item, Mapping) or not isinstance(item.get("__typename"), str):
-            raise BadUserInput(
+            raise ValidationFailed(
                 "Each representation must be an object with a `__typename`.",
                 fields={"representations": [f"Item {index} is not an object with a __typename."]},
             )
