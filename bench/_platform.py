@@ -21,14 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common.testing.net import free_port
+from common.testing.net import free_port, port_open
 from common.testing.polling import TimedOut
 from common.testing.polling import wait_until as _wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import manage_all  # noqa: E402
+from devtools import bootstrap  # noqa: E402 - the repository root is on sys.path from here on
+from devtools.env import service_env  # noqa: E402
+from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
+from devtools.manage import manage  # noqa: E402
+from devtools.paths import VENV_PYTHON  # noqa: E402
+from devtools.servers import start_services  # noqa: E402
+from devtools.service_redis import start_service_redis  # noqa: E402
+from devtools.services import graphql_urls, services  # noqa: E402
+from devtools.supervisor import Supervisor  # noqa: E402
 
 ADMIN = ("admin@example.com", "Admin-demo-pass-1")
 CUSTOMER = ("customer@example.com", "Customer-demo-pass-1")
@@ -65,7 +73,7 @@ def children_of(pid: int) -> list[int]:
 class Platform:
     suffix: str
     gateway_production: bool = True
-    supervisor: manage_all.Supervisor = field(default_factory=manage_all.Supervisor)
+    supervisor: Supervisor = field(default_factory=Supervisor)
     redis_port: int = field(default_factory=free_port)
     broker_port: int = field(default_factory=free_port)
     services: dict[str, str] = field(default_factory=dict)
@@ -79,7 +87,7 @@ class Platform:
 
     def __enter__(self) -> Platform:
         os.environ["DATABASE_NAME_SUFFIX"] = self.suffix
-        manage_all.ensure_gateway_dependencies()
+        ensure_gateway_dependencies()
         self.start_redis()
         redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.env = {"REDIS_URL": redis_url, "AUTH_REGISTRY_REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
@@ -87,17 +95,19 @@ class Platform:
                     "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.broker_port}"}
         os.environ.update({k: v for k, v in self.env.items() if k != "LOG_LEVEL"})  # Node reads LOG_LEVEL too
         self.drop_databases()
-        manage_all.setup()
+        bootstrap.setup()
         self.start_broker()
-        ports = {s["name"]: free_port() for s in manage_all.services()}
+        ports = {s["name"]: free_port() for s in services()}
         if "accounts" in ports:
             self.env["AUTH_JWKS_URL"] = f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json"
-        self.services = manage_all.start_services(self.supervisor, ports=ports, extra_env=self.env)
-        self.subgraphs = manage_all.graphql_urls(self.services)
+        self.env.update(start_service_redis(self.supervisor, ports={s["name"]: free_port() for s in services() if s.get("redis")},
+                                            data_root=self.workdir / "service-redis"))
+        self.services = start_services(self.supervisor, ports=ports, extra_env=self.env)
+        self.subgraphs = graphql_urls(self.services)
         self.start_workers()
         supergraph = self.workdir / "supergraph.graphql"
-        assert manage_all.compose_supergraph(manage_all.graphql_urls(self.services), out=supergraph, check=False) == 0
-        self.gateway = manage_all.start_gateway(self.supervisor, port=free_port(), production=self.gateway_production,
+        assert compose_supergraph(graphql_urls(self.services), out=supergraph, check=False) == 0
+        self.gateway = start_gateway(self.supervisor, port=free_port(), production=self.gateway_production,
                                                 supergraph=supergraph, name="bench-gateway",
                                                 extra_env={"REDIS_URL": redis_url})
         return self
@@ -111,11 +121,11 @@ class Platform:
 
         admin = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
         with psycopg.connect(admin, autocommit=True) as connection:
-            for service in manage_all.services():
+            for service in services():
                 connection.execute(f'DROP DATABASE IF EXISTS "{service["database"]}{self.suffix}" WITH (FORCE)')
 
     def database(self, service: str) -> str:
-        return next(s["database"] for s in manage_all.services() if s["name"] == service) + self.suffix
+        return next(s["database"] for s in services() if s["name"] == service) + self.suffix
 
     # --- the private Redis ------------------------------------------------------------------------
 
@@ -124,7 +134,7 @@ class Platform:
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
-        manage_all.wait_for(lambda: manage_all.port_open("127.0.0.1", self.redis_port), timeout=20, what="redis")
+        _wait_until(lambda: port_open(self.redis_port), timeout=20, what="redis")
 
     def stop_redis(self) -> None:
         if self.redis is not None and self.redis.poll() is None:
@@ -138,10 +148,10 @@ class Platform:
         from common.events.broker import broker_command
 
         self.supervisor.start("bench-broker", broker_command(self.broker_port), cwd=ROOT, env=dict(os.environ))
-        manage_all.wait_for(lambda: manage_all.port_open("127.0.0.1", self.broker_port), timeout=30, what="broker")
-        for service in manage_all.services():
+        _wait_until(lambda: port_open(self.broker_port), timeout=30, what="broker")
+        for service in services():
             if service.get("workers"):
-                manage_all.manage(service, ["create_topics"], env=manage_all.service_env(service, extra=self.env))
+                manage(service, ["create_topics"], env=service_env(service, extra=self.env))
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.supervisor.processes[name]
@@ -153,15 +163,16 @@ class Platform:
         self.start_broker()
 
     def worker_names(self) -> list[str]:
-        return [f"{s['name']}-{w}" for s in manage_all.services() for w in s.get("workers", [])]
+        return [f"{s['name']}-{w.split()[0]}" for s in services() for w in s.get("workers", [])]
 
     def start_workers(self, only: list[str] | None = None) -> None:
-        for service in manage_all.services():
-            env = manage_all.service_env(service, "dev", self.env)
+        for service in services():
+            env = service_env(service, "dev", self.env)
             for worker in service.get("workers", []):
-                name = f"{service['name']}-{worker}"
+                command, *arguments = worker.split()  # e.g. "expire_pending_orders --loop"
+                name = f"{service['name']}-{command}"
                 if only is None or name in only:
-                    self.supervisor.start(name, [str(manage_all.VENV_PYTHON), "manage.py", worker],
+                    self.supervisor.start(name, [str(VENV_PYTHON), "manage.py", command, *arguments],
                                           cwd=ROOT / service["project"], env=env)
 
     def rss(self) -> dict[str, float]:

@@ -31,7 +31,10 @@ import random
 import time
 from typing import Any
 
-from _platform import ADMIN, CUSTOMER, Load, Platform, manage_all, run_load, wait_until
+from _platform import ADMIN, CUSTOMER, Load, Platform, run_load, services, wait_until
+
+from devtools.env import service_env
+from devtools.manage import manage
 
 STOCK_ADJUSTED = "catalog.product.stock_adjusted"
 HANDLER_LIKE = "%project_product%"
@@ -130,7 +133,7 @@ def broker_fault(platform: Platform, seconds: float, rate: float, ops: Any) -> d
 def postgres_fault(platform: Platform, seconds: float, rate: float, ops: Any) -> dict[str, Any]:
     import psycopg
 
-    databases = [platform.database(s["name"]) for s in manage_all.services()]
+    databases = [platform.database(s["name"]) for s in services()]
     terminated = []
 
     def terminate() -> None:
@@ -173,9 +176,9 @@ def redis_fault(platform: Platform, seconds: float, rate: float, ops: Any) -> di
         import httpx
 
         stale = httpx.post(platform.gateway + "/graphql", json=me, headers=old, timeout=30).json()
-        accounts = next(s for s in manage_all.services() if s["name"] == "accounts")
-        code = manage_all.manage(accounts, ["sync_session_registry"], check=False,
-                                 env=manage_all.service_env(accounts, extra=platform.env))
+        accounts = next(s for s in services() if s["name"] == "accounts")
+        code = manage(accounts, ["sync_session_registry"], check=False,
+                                 env=service_env(accounts, extra=platform.env))
         again = httpx.post(platform.gateway + "/graphql", json=me, headers=old, timeout=30).json()
         return {"old_token_after_restart": (stale.get("errors") or [{}])[0].get("extensions", {}).get("code", "ok"),
                 "sync_session_registry_exit": code,

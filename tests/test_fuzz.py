@@ -31,9 +31,9 @@ FUZZ_CLIENT_ADDRESS = {"X-Forwarded-For": "198.51.100.77"}
 
 
 def _targets() -> list[str]:
-    import manage_all
+    from devtools.services import subgraphs
 
-    return ["gateway"] + [s["name"] for s in manage_all.services() if s.get("subgraph", bool(s.get("graphql_path")))]
+    return ["gateway"] + [service["name"] for service in subgraphs()]
 
 
 TARGETS = _targets()

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT
 
+ROOT = Path(__file__).resolve().parents[1]
 INTERNALS = ("Traceback", "File \"/", "node_modules", ".py\"", "psycopg", "RecursionError", "at async", "at Object.")
 
 
