@@ -86,6 +86,13 @@ class Platform:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> Platform:
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()  # a failed start-up leaves nothing running
+            raise
+
+    def _start(self) -> Platform:
         os.environ["DATABASE_NAME_SUFFIX"] = self.suffix
         ensure_gateway_dependencies()
         self.start_redis()

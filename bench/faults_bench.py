@@ -15,7 +15,7 @@ runs an open-loop mix through the gateway (browse, product detail, categories, `
 - redis:    the private Redis is stopped for 3 s and started again (empty: no persistence),
             then accounts' `sync_session_registry` puts the live sessions back.
 
-Counted end to end for each scenario: writes that succeeded, `catalog.product.stock_adjusted`
+Counted end to end for each scenario: writes that succeeded, `catalog.stock.adjusted`
 events recorded in the outbox, applied by the consumer (ProcessedEvent), and the read model's
 `adjustments` total (must equal applied: nothing applied twice); HTTP 5xx, INTERNAL_SERVER_ERROR,
 p50/p99; whether every process is still alive (recovered without a restart).
@@ -36,8 +36,8 @@ from _platform import ADMIN, CUSTOMER, Load, Platform, run_load, services, wait_
 from devtools.env import service_env
 from devtools.manage import manage
 
-STOCK_ADJUSTED = "catalog.product.stock_adjusted"
-HANDLER_LIKE = "%project_product%"
+STOCK_ADJUSTED = "catalog.stock.adjusted"  # the domain event of adjustStock (catalog/events.py)
+HANDLER_LIKE = "%count_stock_adjustment%"
 
 
 def counts(platform: Platform) -> dict[str, int]:
