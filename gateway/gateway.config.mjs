@@ -9,6 +9,7 @@ import { useSubgraphHealth } from './lib/plugins/health.mjs';
 import { corsFor, useRequestGuards } from './lib/plugins/request-guards.mjs';
 import { settings } from './lib/settings.mjs';
 import { loadSupergraph } from './lib/supergraph.mjs';
+import { setupTracing } from './lib/tracing.mjs';
 
 // Refuse to start on a missing or broken supergraph (the engine would otherwise keep retrying).
 loadSupergraph(settings.supergraphPath);
@@ -52,6 +53,9 @@ function forwardedFor(request, context) {
   return chain ? `${chain}, ${peer}` : peer;
 }
 
+// Traces to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/operations.md); off otherwise.
+const openTelemetry = setupTracing();
+
 export const gatewayConfig = defineConfig({
   supergraph: settings.supergraphPath,
   host: settings.host,
@@ -62,6 +66,7 @@ export const gatewayConfig = defineConfig({
   logging: settings.logLevel,
   jit: settings.jit,
   ...(unifiedGraphHandler ? { unifiedGraphHandler } : {}),
+  ...(openTelemetry ? { openTelemetry } : {}),
 
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {

@@ -1,10 +1,10 @@
 from accounts.health import redis_check
 from accounts.schema import context_for, schema
 from accounts.views import jwks_view
-from common.cache.metrics import metrics_view
 from common.graphql.ariadne_view import ariadne_view
 from common.health import database_check, health_view
 from common.metrics_access import metrics_protected
+from common.observability.metrics import metrics_view
 from django.conf import settings
 from django.contrib import admin
 from django.urls import path

@@ -1,8 +1,9 @@
 from common.auth.views import admin_sso_urls
-from common.cache.metrics import cache_health, metrics_view
+from common.cache.metrics import cache_health
 from common.graphql.graphene_view import GrapheneView
 from common.health import database_check, health_view
 from common.metrics_access import metrics_protected
+from common.observability.metrics import metrics_view
 from django.conf import settings
 from django.contrib import admin
 from django.urls import path

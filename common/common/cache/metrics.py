@@ -30,6 +30,10 @@ def redis_reachable() -> bool:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("\n".join(cache_metric_lines()) + "\n", content_type=CONTENT_TYPE)
+
+
+def cache_metric_lines() -> list[str]:
     """Cache counters of every process of this service (or of this process when Redis is down).
 
     Counter names follow Prometheus conventions; labels: layer, kind (what was cached), result
@@ -61,7 +65,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         "# TYPE cache_pending_invalidations gauge",
         f'cache_pending_invalidations{{service="{service}"}} {len(pending.namespaces)}',
     ]
-    return HttpResponse("\n".join(lines) + "\n", content_type=CONTENT_TYPE)
+    return lines
 
 
 def _layer_summary(totals: dict[tuple[str, str, str], int], layer: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 from redis import Redis
 
@@ -23,7 +24,8 @@ STATS_TTL_SECONDS = 30 * 24 * 3600
 
 
 class Counters:
-    def __init__(self) -> None:
+    def __init__(self, key: Callable[[], str] = stats_key) -> None:
+        self.key = key  # the Redis hash the totals of every process go to
         self.lock = threading.Lock()
         self.process: Counter[StatKey] = Counter()  # everything this process counted
         self.unflushed: Counter[StatKey] = Counter()  # not yet added to Redis
@@ -54,8 +56,8 @@ class Counters:
                 raise ConnectionError("cache Redis unavailable")
             pipe = client.pipeline(transaction=False)
             for (layer, kind, result), amount in pending.items():
-                pipe.hincrby(stats_key(), f"{layer}|{kind}|{result}", amount)
-            pipe.expire(stats_key(), STATS_TTL_SECONDS)
+                pipe.hincrby(self.key(), f"{layer}|{kind}|{result}", amount)
+            pipe.expire(self.key(), STATS_TTL_SECONDS)
             pipe.execute()
             return True
         except (*REDIS_ERRORS, ConnectionError) as exc:
@@ -71,7 +73,7 @@ class Counters:
             client = redis_client()
             try:
                 if client is not None:
-                    raw = client.hgetall(stats_key())
+                    raw = client.hgetall(self.key())
                     totals: dict[StatKey, int] = {}
                     for field, value in raw.items():
                         layer, kind, result = field.decode().split("|", 2)

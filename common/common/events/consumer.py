@@ -33,8 +33,11 @@ from common.events.conf import dead_letter_topic, service_name, setting
 from common.events.dead_letters import HANDLER_ERROR, MALFORMED, send_to_dead_letters
 from common.events.envelope import Envelope, InvalidEnvelope
 from common.events.handlers import handlers_for
+from common.events.heartbeat import Heartbeat
 from common.events.models import ProcessedEvent
 from common.events.processing import apply_event, apply_events
+from common.observability.metrics import OffsetReport, event_counters
+from common.observability.tracing import traced
 
 logger = logging.getLogger(__name__)
 
@@ -71,18 +74,26 @@ class EventConsumer:
         self._producer: Any = None
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._next_prune = 0.0
+        self._offsets = OffsetReport(self.group_id)  # for /metrics/: consumer lag
+
+    def _count(self, result: str, amount: int = 1) -> None:
+        event_counters.incr("consumer", result, self.group_id, amount)
 
     # --- loop ----------------------------------------------------------------------------------
 
     def run(self) -> None:
         backoff = Backoff(maximum=setting("EVENTS_MAX_BACKOFF_SECONDS"))
+        heartbeat = Heartbeat()
         try:
             while not self.stop.is_set():
+                heartbeat.beat()
                 try:
                     records = self.poll()
                     self.process(records)
                     self.commit()
                     self.prune_if_due()
+                    event_counters.maybe_flush()
+                    self._offsets.maybe_flush()
                     backoff.reset()
                 except Stopped:
                     break
@@ -109,7 +120,9 @@ class EventConsumer:
         """The next records, in order within each partition."""
         self.connect()
         batches = self._consumer.poll(timeout_ms=timeout_ms)
-        return [record for partition_records in batches.values() for record in partition_records]
+        records = [record for partition_records in batches.values() for record in partition_records]
+        self._offsets.saw(records)
+        return records
 
     def process(self, records: list[Any]) -> None:
         pending = list(records)
@@ -155,7 +168,7 @@ class EventConsumer:
                 envelope = Envelope.from_json(record.value)
             except InvalidEnvelope:
                 break
-            parsed.append((envelope, handlers_for(envelope.event_type)))
+            parsed.append((envelope, traced(record, handlers_for(envelope.event_type))))
         work = [(envelope, registrations) for envelope, registrations in parsed if registrations]
         results: list[set[str]] = []
         if work:
@@ -166,9 +179,13 @@ class EventConsumer:
             except Exception as exc:
                 logger.debug("consumer: a handler failed on the fast path", exc_info=True)
                 raise HandlerFailed from exc
-        self.stats.processed += sum(1 for ran in results if ran)
-        self.stats.duplicates += sum(1 for ran in results if not ran)
+        processed = sum(1 for ran in results if ran)
+        self.stats.processed += processed
+        self.stats.duplicates += len(results) - processed
         self.stats.ignored += len(parsed) - len(work)
+        self._count("processed", processed)
+        self._count("duplicate", len(results) - processed)
+        self._count("ignored", len(parsed) - len(work))
         return len(parsed)
 
     def _mark_done(self, record: Any) -> None:
@@ -178,6 +195,7 @@ class EventConsumer:
         if self._done and self._consumer is not None:
             offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._done.items()}
             self._consumer.commit(offsets)
+            self._offsets.committed_offsets({(tp.topic, tp.partition): offset for tp, offset in self._done.items()})
             self._done.clear()
 
     def commit_quietly(self) -> None:
@@ -207,9 +225,10 @@ class EventConsumer:
         except InvalidEnvelope as exc:
             self.dead_letter(record, kind=MALFORMED, error=f"invalid envelope: {exc}", attempts=0)
             return
-        registrations = handlers_for(envelope.event_type)
+        registrations = traced(record, handlers_for(envelope.event_type))
         if not registrations:
             self.stats.ignored += 1
+            self._count("ignored")
             return
         handler_backoff = Backoff(initial=setting("EVENTS_HANDLER_RETRY_SECONDS"), maximum=5.0)
         database_backoff = Backoff(maximum=setting("EVENTS_MAX_BACKOFF_SECONDS"))
@@ -235,6 +254,7 @@ class EventConsumer:
                     self.dead_letter(record, kind=HANDLER_ERROR, error=error, attempts=attempts)
                     return
                 self.stats.retries += 1
+                self._count("retried")
                 if handler_backoff.wait(self.stop):
                     raise Stopped
                 continue
@@ -242,6 +262,7 @@ class EventConsumer:
                 self.stats.processed += 1
             else:
                 self.stats.duplicates += 1
+            self._count("processed" if ran else "duplicate")
             return
 
     def dead_letter(self, record: Any, *, kind: str, error: str, attempts: int) -> None:
@@ -249,6 +270,7 @@ class EventConsumer:
             self._producer = clients.producer(role="dead-letters")
         send_to_dead_letters(self._producer, record, kind=kind, error=error, group_id=self.group_id, attempts=attempts)
         self.stats.dead_lettered += 1
+        self._count("dead_lettered")
         logger.warning(
             "consumer: %s record %s[%s]@%s dead-lettered: %s",
             kind,

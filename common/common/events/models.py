@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from common.events.envelope import Envelope
+from common.observability.tracing import current_traceparent
 
 
 class OutboxEvent(models.Model):
@@ -30,6 +31,10 @@ class OutboxEvent(models.Model):
     causation_id = models.UUIDField(null=True, blank=True)
     occurred_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
+
+    # W3C traceparent of the span that recorded the event ("" outside a trace), taken when the row
+    # is built, however it is built; the relay sends it on as a Kafka header (common.observability).
+    trace_context = models.CharField(max_length=64, blank=True, default=current_traceparent)
 
     class Meta:
         ordering = ["id"]

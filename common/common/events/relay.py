@@ -29,8 +29,11 @@ from kafka.errors import KafkaError
 from common.events import clients, topics
 from common.events.backoff import Backoff
 from common.events.conf import setting
+from common.events.heartbeat import Heartbeat
 from common.events.models import OutboxEvent
 from common.events.notify import OutboxListener
+from common.observability.metrics import event_counters
+from common.observability.tracing import publish_span
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +76,11 @@ class OutboxRelay:
         listener = OutboxListener()
         backoff = Backoff(maximum=setting("EVENTS_MAX_BACKOFF_SECONDS"))
         idle = setting("EVENTS_RELAY_IDLE_SECONDS")
+        heartbeat = Heartbeat()
         try:
             while not self.stop.is_set():
+                heartbeat.beat()
+                event_counters.maybe_flush()
                 try:
                     outcome = self.relay_batch()
                     self.prune_if_due()
@@ -129,6 +135,7 @@ class OutboxRelay:
                 OutboxEvent.objects.filter(id__in=acked).update(sent_at=timezone.now())
                 self.stats.published += len(acked)
                 self.stats.batches += 1
+                event_counters.incr("relay", "published", "", len(acked))
         if failure is not None:
             raise PublishFailed(f"{len(rows) - len(acked)} of {len(rows)} event(s) not acknowledged: {failure}")
         return Outcome.FULL if len(rows) == self.batch_size else Outcome.PARTIAL
@@ -145,17 +152,20 @@ class OutboxRelay:
         try:
             for row in rows:
                 envelope = row.to_envelope()
-                future = producer.send(
-                    row.topic,
-                    key=row.aggregate_id.encode(),
-                    value=envelope.to_json(),
-                    headers=[
-                        ("event_type", row.event_type.encode()),
-                        ("event_id", str(row.event_id).encode()),
-                        ("correlation_id", row.correlation_id.encode()),
-                        ("content_type", b"application/json"),
-                    ],
-                )
+                # The trace that recorded the event continues through Kafka (W3C traceparent header).
+                with publish_span(row.topic, row.trace_context) as trace_headers:
+                    future = producer.send(
+                        row.topic,
+                        key=row.aggregate_id.encode(),
+                        value=envelope.to_json(),
+                        headers=[
+                            ("event_type", row.event_type.encode()),
+                            ("event_id", str(row.event_id).encode()),
+                            ("correlation_id", row.correlation_id.encode()),
+                            ("content_type", b"application/json"),
+                            *trace_headers,
+                        ],
+                    )
                 sent.append((row.id, future))
         except KafkaError as exc:
             failure = exc  # stop at the first row that could not even be queued: order matters

@@ -20,6 +20,8 @@ SHARED_APPS = [
     "django.contrib.postgres",
     "graphene_django",
     "common.graphiql",  # GraphiQL's assets served locally (no CDN)
+    # OpenTelemetry traces when configured (off by default) and Prometheus metrics.
+    "common.observability",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +71,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Kafka: by default the development broker of `manage_all.py broker|up` (services.json "broker" port), so
 # a service's worker commands run alone find it; manage_all.py and the tests pass the actual address in.
 KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+# Partitions of the topics create_topics makes: the most consumers of one group that all get work.
+EVENTS_TOPIC_PARTITIONS = env_int("EVENTS_TOPIC_PARTITIONS", 3)
+EVENTS_TOPIC_REPLICATION_FACTOR = env_int("EVENTS_TOPIC_REPLICATION_FACTOR", 1)
+# Container health checks (docker-compose.yml, deploy/k8s): the relay and consumer touch it each loop.
+EVENTS_HEARTBEAT_FILE = env_str("EVENTS_HEARTBEAT_FILE", "")
 
 GRAPHENE = {
     # A mutation that returns errors is rolled back as a whole: nothing half-written.

@@ -47,10 +47,19 @@ class StubServer:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _body(self) -> bytes:
+                if "chunked" not in self.headers.get("transfer-encoding", "").lower():
+                    length = int(self.headers.get("content-length") or 0)
+                    return self.rfile.read(length) if length else b""
+                body = b""  # chunked (e.g. Node's OTLP exporter): size line, data, CRLF; a 0 size ends it
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    body += self.rfile.read(size)
+                    self.rfile.readline()
+                self.rfile.readline()
+                return body
+
             def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                  self.rfile.read(length) if length else b"")
+                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self._body())
                 stub.requests.append(request)
                 reply = stub.handle(request)
                 self.send_response(reply.status)
