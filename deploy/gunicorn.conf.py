@@ -1,10 +1,19 @@
 """gunicorn settings shared by every Django service in production.
 
 Each service is started as `gunicorn <project>.wsgi:application -c deploy/gunicorn.conf.py`.
+Measured choices (docs/performance.md): what made the tail 30-200x the median was workers
+restarting every few seconds under load (max_requests 2000, each restart re-importing Django
+on the shared cores) and full garbage collections walking the whole imported app.
 """
 
+import gc
 import multiprocessing
 import os
+
+
+def _bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in ("1", "true", "yes", "on")
+
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Threaded workers with HTTP keep-alive: the gateway (Node's keep-alive agent) then reuses its
@@ -18,9 +27,24 @@ threads = int(os.environ.get("GUNICORN_THREADS", 4))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
-max_requests = 2000
-max_requests_jitter = 200
-accesslog = "-"
+# A leak guard, not a routine: at 2000 requests a worker restarted every ~2 s at 1,000 req/s, and
+# every restart cost a Django import on the same cores plus the keep-alive connections it held.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 200_000))
+max_requests_jitter = max_requests // 10
+# Import the app once in the master: a (re)started worker is a fork, not a fresh Django start.
+preload_app = _bool("GUNICORN_PRELOAD", True)
+# Off by default: one write per request under a lock shared by the worker's threads measured as the
+# largest single cost of a cached answer at c=10 (docs/performance.md). GUNICORN_ACCESS_LOG=- turns it on.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl; two services on one host collide.
 control_socket_disable = True
+
+
+def when_ready(server: object) -> None:
+    """After preloading: move everything imported so far out of the collector's sight (gc.freeze), so
+    full collections in the workers walk only the objects requests create, not the whole of Django,
+    graphene and the schema (those pauses were the p99), and forked pages stay shared."""
+    if preload_app and _bool("GUNICORN_GC_FREEZE", True):
+        gc.collect()
+        gc.freeze()

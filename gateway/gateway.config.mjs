@@ -37,6 +37,7 @@ const responseCache = settings.responseCache
       subgraphs: settings.responseCacheSubgraphs,
       supergraphPath: settings.supergraphPath,
       development: settings.development,
+      auth: settings.responseCacheAuth,
     })
   : null;
 
@@ -53,6 +54,12 @@ function forwardedFor(request, context) {
   return chain ? `${chain}, ${peer}` : peer;
 }
 
+/** Process memory in MB for /health (the soak bench watches it; docs/performance.md). */
+function memoryFigures() {
+  const mb = (bytes) => Math.round(bytes / 1048576);
+  const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  return { rssMb: mb(rss), heapTotalMb: mb(heapTotal), heapUsedMb: mb(heapUsed), externalMb: mb(external), arrayBuffersMb: mb(arrayBuffers) };
+}
 // Traces to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/operations.md); off otherwise.
 const openTelemetry = setupTracing();
 
@@ -110,7 +117,7 @@ export const gatewayConfig = defineConfig({
     useSubgraphHealth({
       supergraphPath: settings.supergraphPath,
       showUrls: settings.development,
-      extra: () => ({ responseCache: responseCache ? responseCache.stats() : { enabled: false } }),
+      extra: () => ({ responseCache: responseCache ? responseCache.stats() : { enabled: false }, memory: memoryFigures() }),
     }),
     // After the guards and health (they end requests early), before everything that parses or plans.
     ...(responseCache ? [responseCache.plugin] : []),

@@ -39,6 +39,7 @@ PRODUCT = "query($id: ID!) { product(id: $id) { id sku name price { amount curre
 TOKEN_PROBES = {
     "catalog": "{ products(first: 1) { totalCount } }",
     "accounts": "{ me { id } }",
+    "cart": "{ cart { id } }",
 }
 
 

@@ -1,5 +1,6 @@
 """Layer 2b, the result cache: serialized answers kept with the data versions they were built
-from, shared only between requests of the same scope (by default: requests without credentials)."""
+from, shared only between requests of the same scope (the catalog's: `public` for anonymous callers and
+signed-in shoppers, `staff` for staff tokens)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import redis
 from catalog import queries
 from catalog.models import Product
+from common.auth import registry
 from common.cache.stats import counters
 from common.graphql.documents import prepare
 from django.conf import settings
@@ -63,17 +65,44 @@ def test_invalidation_is_precise_per_product(gql, anon_gql, make_product, django
     assert names == ["Chair", "Desk Lamp"]
 
 
-def test_requests_with_credentials_are_never_served_from_or_stored_in_the_shared_cache(
-    gql, anon_gql, make_product, isolated_cache
-):
+def scopes_stored(prefix: str) -> set[str]:
+    return {key.decode().split(":")[2] for key in answer_keys(prefix)}
+
+
+def test_signed_in_shoppers_share_the_public_answers(anon_gql, tokens, make_product, isolated_cache,
+                                                     django_assert_num_queries):
+    product = make_product()
+    public = anon_gql.data(DETAIL, {"id": str(product.pk)})
+    shopper = anon_gql.as_token(tokens.mint(roles=["customer"]).token)
+    with django_assert_num_queries(0):
+        assert shopper.data(DETAIL, {"id": str(product.pk)}) == public  # served from `public`
+    assert result_counts("product") == {"miss": 1, "hit": 1}
+    assert scopes_stored(isolated_cache) == {"public"}
+
+
+def test_staff_answers_are_kept_apart_from_the_public_ones(gql, anon_gql, make_product, isolated_cache):
     product = make_product()
     for _ in range(2):
-        assert gql.data(DETAIL, {"id": str(product.pk)})["product"]["id"] == str(product.pk)  # signed in
-    assert answer_keys(isolated_cache) == []
-    assert result_counts("product") == {}
+        assert gql.data(DETAIL, {"id": str(product.pk)})["product"]["id"] == str(product.pk)  # a catalog manager
+    assert result_counts("product") == {"miss": 1, "hit": 1}
+    assert scopes_stored(isolated_cache) == {"staff"}
+    anon_gql.data(DETAIL, {"id": str(product.pk)})
+    assert result_counts("product") == {"miss": 2, "hit": 1}  # anonymous never read the staff answer
+    assert scopes_stored(isolated_cache) == {"staff", "public"}
+
+
+def test_invalid_tokens_and_session_cookies_never_touch_the_shared_cache(anon_gql, tokens, make_product,
+                                                                          isolated_cache):
+    product = make_product()
+    anon_gql.data(DETAIL, {"id": str(product.pk)})
+    revoked = tokens.mint(roles=["customer"])
+    registry.end_session(session_id=revoked.session_id)
+    answer = anon_gql.as_token(revoked.token).execute(DETAIL, {"id": str(product.pk)})
+    assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert result_counts("product") == {"miss": 1}
     anon_gql.client.cookies[settings.SESSION_COOKIE_NAME] = "some-session"
     anon_gql.data(DETAIL, {"id": str(product.pk)})
-    assert answer_keys(isolated_cache) == []
+    assert result_counts("product") == {"miss": 1}  # the admin's session is neither served nor stored
 
 
 def user_scope(request: Any) -> str | None:

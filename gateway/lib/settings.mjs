@@ -82,6 +82,8 @@ export const settings = Object.freeze({
   introspection: bool('GATEWAY_INTROSPECTION', development),
   graphiql: bool('GATEWAY_GRAPHIQL', development),
   fork: int('GATEWAY_FORK', 1),
+  // V8 old-generation cap in MB (lib/memory/heap-cap.mjs); 0 leaves V8's default (a share of the host's RAM).
+  heapMb: int('GATEWAY_HEAP_MB', 192),
   // graphql-jit compiles each (cached) operation's execution plan (no measurable gain here).
   jit: bool('GATEWAY_JIT', false),
   // Hive Router's Rust query planner and its executor instead of the JavaScript one (faster, see docs).
@@ -92,5 +94,18 @@ export const settings = Object.freeze({
   responseCacheSubgraphs: list('GATEWAY_RESPONSE_CACHE_SUBGRAPHS', ['catalog']),
   responseCacheChannels: list('GATEWAY_RESPONSE_CACHE_CHANNELS', ['catalog:changes']),
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379/0',
+  // Signed-in callers get the cached public answers too, after the gateway checked their token the way
+  // common.auth does (lib/auth/token-check.mjs); the AUTH_* names and defaults are the services' own.
+  responseCacheAuth: Object.freeze({
+    signedIn: bool('GATEWAY_RESPONSE_CACHE_SIGNED_IN', true),
+    // Default: /.well-known/jwks.json next to the accounts subgraph's URL in the supergraph.
+    jwksUrl: process.env.GATEWAY_AUTH_JWKS_URL || process.env.AUTH_JWKS_URL || null,
+    issuer: process.env.AUTH_ISSUER || 'catalog-platform-accounts',
+    audience: process.env.AUTH_AUDIENCE || 'catalog-platform',
+    leewaySeconds: int('AUTH_LEEWAY_SECONDS', 10),
+    // How long one registry answer (session alive, user active, jti not revoked) is reused: <= 1 s.
+    stateCacheMs: Math.round(Number(process.env.AUTH_STATE_CACHE_SECONDS || '0.5') * 1000),
+    registryRedisUrl: process.env.AUTH_REGISTRY_REDIS_URL || process.env.REDIS_URL || 'redis://127.0.0.1:6379/0',
+  }),
   logLevel: process.env.GATEWAY_LOG_LEVEL || (development ? 'info' : 'warn'),
 });

@@ -5,13 +5,15 @@ from __future__ import annotations
 import graphene
 from graphene import relay
 from graphene_django import DjangoObjectType
-from graphene_federation import FederationVersion, key, list_size
+from graphene_federation import FederationVersion, key, list_size, shareable
 
 from catalog import queries
 from catalog.models import Category, Product
 from catalog.schema.loaders import category_tree
 
 
+# @shareable: the cart (and orders) serve the same value type for their prices.
+@shareable
 class Money(graphene.ObjectType):
     amount = graphene.Decimal(required=True)
     currency = graphene.String(required=True, description="ISO 4217 code.")

@@ -32,6 +32,11 @@ DATABASES = {"default": database_config("catalog")}
 
 GRAPHENE = {**GRAPHENE, "SCHEMA": "catalog.schema.schema"}
 
+# Catalog answers depend on what the caller may see, not on who calls: anonymous callers and signed-in
+# shoppers share the result cache (`public`), staff share `staff` (docs/caching.md, layer 2b). A field
+# whose answer depends on the caller beyond that must change this (or not be a catalog field).
+CACHE_RESULT_SCOPE = "common.cache.results.visibility_scope"
+
 # Products at or below this quantity show up in the admin's low-stock list.
 CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5)
 # Currency of products created without one (commands, seed).

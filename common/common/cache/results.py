@@ -10,7 +10,8 @@ answers that read product X or a product list, not the answer for product Y.
 Only what is safe to share is stored:
 - query operations (never mutations), answers without errors, from requests whose scope
   function (setting CACHE_RESULT_SCOPE) returns a scope: by default only requests without
-  credentials (no Authorization header, no session cookie) share answers;
+  credentials (no Authorization header, no session cookie) share answers; `visibility_scope`
+  (the catalog's) shares them by what the caller may see: `public` (anonymous and shoppers) or `staff`;
 - answers whose every database read went through the data cache (any SQL outside it makes the
   dependencies unknown, and the answer is not stored).
 """
@@ -33,6 +34,8 @@ from common.cache.readthrough import value_ttl
 from common.cache.stats import counters
 
 LAYER = "result"
+PUBLIC = "public"
+STAFF = "staff"
 
 # KEYS[1]: the answer (a hash with `deps` = JSON [[version key, token], ...] and `body`).
 # Returns the body while every recorded version is still current, else nil.
@@ -55,7 +58,22 @@ def anonymous_scope(request: HttpRequest) -> str | None:
     request is not cached (a service whose answers depend on the caller plugs in its own)."""
     if request.META.get("HTTP_AUTHORIZATION") or settings.SESSION_COOKIE_NAME in request.COOKIES:
         return None
-    return "public"
+    return PUBLIC
+
+
+def visibility_scope(request: HttpRequest) -> str | None:
+    """For subgraphs whose answers depend only on what the caller may see, not on who calls (the
+    catalog): every caller without a verified token and every signed-in shopper share `public`; staff
+    (the token's `staff` claim) share `staff`, so a staff-only view (e.g. inactive products) never
+    reaches shoppers. The token was verified by common.auth's middleware before the view: an invalid
+    one never gets this far. Session cookies (the admin) are not cached, as in `anonymous_scope`."""
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return None
+    principal = getattr(request, "auth", None)
+    if getattr(principal, "is_authenticated", False):
+        return STAFF if principal.staff else PUBLIC
+    # Credentials that nobody verified (no auth middleware in front) are not known to be public.
+    return None if request.META.get("HTTP_AUTHORIZATION") else PUBLIC
 
 
 def scope_for(request: HttpRequest) -> str | None:

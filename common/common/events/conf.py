@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "EVENTS_HANDLER_MAX_ATTEMPTS": 5,
     "EVENTS_HANDLER_RETRY_SECONDS": 0.2,
     "EVENTS_MAX_PAYLOAD_BYTES": 512 * 1024,
+    # The consumer's apply step (dotted path); empty = one SQL transaction per batch (appliers.SqlApplier).
+    "EVENTS_APPLIER": "",
     # Touched by the relay and the consumer every loop (container health checks); empty = off.
     "EVENTS_HEARTBEAT_FILE": "",
 }

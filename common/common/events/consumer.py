@@ -21,13 +21,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from common.events import clients, topics
+from common.events.appliers import Applier, configured_applier
 from common.events.backoff import Backoff
 from common.events.conf import dead_letter_topic, service_name, setting
 from common.events.dead_letters import HANDLER_ERROR, MALFORMED, send_to_dead_letters
@@ -35,7 +36,6 @@ from common.events.envelope import Envelope, InvalidEnvelope
 from common.events.handlers import handlers_for
 from common.events.heartbeat import Heartbeat
 from common.events.models import ProcessedEvent
-from common.events.processing import apply_event, apply_events
 from common.observability.metrics import OffsetReport, event_counters
 from common.observability.tracing import traced
 
@@ -62,7 +62,8 @@ class ConsumerStats:
 
 class EventConsumer:
     def __init__(
-        self, *, topics: list[str] | None = None, group_id: str | None = None, stop: threading.Event | None = None
+        self, *, topics: list[str] | None = None, group_id: str | None = None, stop: threading.Event | None = None,
+        applier: Applier | None = None,
     ) -> None:
         self.topics = list(topics or setting("EVENTS_CONSUME_TOPICS"))
         if not self.topics:
@@ -70,6 +71,8 @@ class EventConsumer:
         self.group_id = group_id or service_name()
         self.stop = stop or threading.Event()
         self.stats = ConsumerStats()
+        # How events are applied (SQL transaction by default; EVENTS_APPLIER plugs another store).
+        self.applier = applier or configured_applier(setting("EVENTS_APPLIER"))
         self._consumer: Any = None
         self._producer: Any = None
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
@@ -133,10 +136,9 @@ class EventConsumer:
             batch = pending[: setting("EVENTS_CONSUMER_BATCH_SIZE")]
             try:
                 settled = self.apply_batch(batch)
-            except (OperationalError, InterfaceError) as exc:
+            except self.applier.transient_errors as exc:
                 logger.warning("consumer: database error (%s); retrying the batch", exc)
-                close_old_connections()
-                connection.close()
+                self.applier.recover()
                 if database_backoff.wait(self.stop):
                     raise Stopped
                 continue
@@ -173,8 +175,8 @@ class EventConsumer:
         results: list[set[str]] = []
         if work:
             try:
-                results = apply_events(work)
-            except (OperationalError, InterfaceError):
+                results = self.applier.apply_events(work)
+            except self.applier.transient_errors:
                 raise
             except Exception as exc:
                 logger.debug("consumer: a handler failed on the fast path", exc_info=True)
@@ -235,12 +237,11 @@ class EventConsumer:
         attempts = 0
         while True:
             try:
-                ran = apply_event(envelope, registrations)
-            except (OperationalError, InterfaceError) as exc:
+                ran = self.applier.apply_event(envelope, registrations)
+            except self.applier.transient_errors as exc:
                 # The database is away (or a deadlock): not the event's fault, so wait, never dead-letter.
                 logger.warning("consumer: database error on %s (%s); retrying", envelope.event_id, exc)
-                close_old_connections()
-                connection.close()
+                self.applier.recover()
                 if database_backoff.wait(self.stop):
                     raise Stopped
                 continue

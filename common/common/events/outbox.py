@@ -64,6 +64,13 @@ def _require_transaction() -> None:
 
 
 def _row(event: NewEvent, correlation_id: str) -> OutboxEvent:
+    return OutboxEvent.from_envelope(new_envelope(event, correlation_id), topic=event.topic)
+
+
+def new_envelope(event: NewEvent, correlation_id: str | None = None) -> Envelope:
+    """The validated envelope of a new event, stamped from the context (actor, causation, correlation).
+    The one place envelopes are made, for the SQL outbox and the Redis-stream one (redis_outbox)."""
+    correlation_id = correlation_id or current_or_new_correlation_id()
     topic, event_type = event.topic, event.event_type
     if not TOPIC_NAME.match(topic) or len(topic) > 200:
         raise InvalidEnvelope(f"topic: {topic!r} is not a valid topic name")
@@ -84,4 +91,4 @@ def _row(event: NewEvent, correlation_id: str) -> OutboxEvent:
     size = len(envelope.to_json())  # also proves the payload is plain JSON
     if size > setting("EVENTS_MAX_PAYLOAD_BYTES"):
         raise InvalidEnvelope(f"event is {size} bytes, above EVENTS_MAX_PAYLOAD_BYTES; publish a reference instead")
-    return OutboxEvent.from_envelope(envelope, topic=topic)
+    return envelope

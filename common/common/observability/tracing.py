@@ -14,6 +14,7 @@ service -> Kafka -> ... even though the relay publishes later, from another proc
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -144,9 +145,11 @@ def traced(record: Any, registrations: list[Any]) -> list[Any]:
     from common.events.handlers import Registration
 
     def in_span(handler: Any) -> Any:
-        def run(envelope: Any) -> None:
+        # wraps: keeps the handler's marks (e.g. redis_processing's); *args: Redis handlers also get a pipe.
+        @functools.wraps(handler)
+        def run(envelope: Any, *args: Any) -> None:
             with process_span(record, envelope.event_type):
-                handler(envelope)
+                handler(envelope, *args)
 
         return run
 

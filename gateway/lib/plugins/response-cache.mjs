@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { useResponseCache as useEnvelopResponseCache } from '@envelop/response-cache';
 import { Redis } from 'ioredis';
 import { ChangeSubscriber } from '../response-cache/invalidation.mjs';
-import { createPolicy, publicRootFields } from '../response-cache/policy.mjs';
+import { createTokenChecker } from '../auth/token-check.mjs';
+import { createPolicy, publicRootFields, responseKey } from '../response-cache/policy.mjs';
 import { RedisResponseStore } from '../response-cache/store.mjs';
 
 const HIT = Symbol.for('servedFromResponseCache');
@@ -40,11 +41,21 @@ function rateLimitedWarn(logger, intervalMs = 30_000) {
   };
 }
 
+const ACCOUNTS_URL = /@join__graph\(\s*name:\s*"accounts"\s*,\s*url:\s*"([^"]+)"/;
+
+/** The accounts JWKS: the configured URL, else the one next to the accounts subgraph in the supergraph. */
+export function jwksUrlFor(sdl, configured) {
+  if (configured) return configured;
+  const accounts = ACCOUNTS_URL.exec(sdl)?.[1];
+  return accounts ? new URL('/.well-known/jwks.json', accounts).href : null;
+}
+
 /**
  * Returns { plugin, stats() } for gateway.config.mjs.
- * settings: redisUrl, ttlSeconds, channels, subgraphs, supergraphPath, development.
+ * settings: redisUrl, ttlSeconds, channels, subgraphs, supergraphPath, development, and `auth`
+ * ({ signedIn, jwksUrl, issuer, audience, leewaySeconds, stateCacheMs, registryRedisUrl }) for signed-in callers.
  */
-export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs, supergraphPath, development, logger = console }) {
+export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs, supergraphPath, development, auth = {}, logger = console }) {
   const sdl = readFileSync(supergraphPath, 'utf8');
   // Answers depend on the schema: a recomposed supergraph starts from a clean cache.
   const prefix = `gateway:rc:${createHash('sha256').update(sdl).digest('hex').slice(0, 12)}`;
@@ -55,6 +66,26 @@ export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs,
   subscriber.on('error', () => {});
   const changes = new ChangeSubscriber({ subscriber, publisher: commands, store, channels, logger });
   changes.start().catch((error) => logger.warn(`response cache: subscribe failed: ${error.message}`));
+
+  // Signed-in callers share the public (or staff) answers once the gateway has checked their token itself.
+  const jwksUrl = auth.signedIn === false ? null : jwksUrlFor(sdl, auth.jwksUrl);
+  let tokens = null;
+  let registryClient = null;
+  if (jwksUrl) {
+    const registry = auth.registryRedisUrl && auth.registryRedisUrl !== redisUrl ? redisClient(auth.registryRedisUrl, 'auth') : commands;
+    registry.on('error', () => {});
+    if (registry !== commands) registryClient = registry;
+    tokens = createTokenChecker({
+      jwksUrl,
+      issuer: auth.issuer,
+      audience: auth.audience,
+      leewaySeconds: auth.leewaySeconds,
+      stateCacheMs: auth.stateCacheMs,
+      redis: registry,
+    });
+  } else if (auth.signedIn !== false) {
+    logger.warn('response cache: no accounts JWKS (no accounts subgraph, no AUTH_JWKS_URL): signed-in requests are not cached');
+  }
 
   const decide = createPolicy({ rootFields: publicRootFields(sdl, subgraphs) });
   const decisions = new WeakMap(); // GraphQL context -> decision (one per operation, also in batches)
@@ -86,21 +117,40 @@ export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs,
       );
     },
     onParams({ params, request, context, setResult }) {
-      const decision = decide(params, request);
+      const decision = decide(params);
       if (context) decisions.set(context, decision);
       if (!decision.cacheable) {
         store.stats.skipped += 1;
         if (decision.reason === 'mutation') mutationRequests.add(request);
         return undefined;
       }
-      store.tag(decision.key, decision.sets);
-      return store.get(decision.key).then((cached) => {
-        if (!cached) return;
-        store.tagsByResponse.delete(decision.key);
-        const result = { ...cached, [HIT]: true };
-        if (development) result.extensions = { ...cached.extensions, responseCache: { hit: true } };
-        setResult(result);
-      });
+      const serve = (scope) => {
+        decision.key = responseKey(decision, scope);
+        store.tag(decision.key, decision.sets);
+        return store.get(decision.key).then((cached) => {
+          if (!cached) return;
+          store.tagsByResponse.delete(decision.key);
+          const result = { ...cached, [HIT]: true };
+          if (development) result.extensions = { ...cached.extensions, responseCache: { hit: true } };
+          setResult(result);
+        });
+      };
+      const authorization = request.headers.get('authorization');
+      if (authorization === null) return serve('public');
+      const refuse = () => {
+        // Not answered from (nor stored in) the cache: the subgraphs verify the token and refuse it.
+        decision.cacheable = false;
+        store.stats.skipped += 1;
+        return undefined;
+      };
+      if (!tokens) return refuse();
+      return tokens.check(authorization).then((verdict) => (verdict.ok ? serve(verdict.staff ? 'staff' : 'public') : refuse()));
+    },
+    onDispose() {
+      // The open Redis connections would keep the process alive after SIGTERM (the engine disposes its
+      // plugins and then waits for the event loop to empty): close them.
+      const clients = new Set([commands, subscriber, registryClient].filter(Boolean));
+      return Promise.allSettled([...clients].map((client) => client.quit().catch(() => client.disconnect())));
     },
     onResultProcess({ request }) {
       // Read-your-writes: the services published their changes before answering the mutation;
@@ -123,6 +173,7 @@ export function createResponseCache({ redisUrl, ttlSeconds, channels, subgraphs,
         ? Math.round((store.stats.hit / (store.stats.hit + store.stats.miss)) * 1000) / 1000
         : null,
       invalidation: { ...changes.stats },
+      signedIn: tokens ? { enabled: true, jwksUrl, ...tokens.stats } : { enabled: false },
     }),
   };
 }

@@ -1,8 +1,9 @@
 // Which requests the response cache may share, and how their answers are indexed.
-// Rule: only anonymous (no Authorization header) query operations whose every root field belongs to a
-// public subgraph (GATEWAY_RESPONSE_CACHE_SUBGRAPHS, default catalog). Everything else - a token, a
-// mutation, `me`, a cart - goes to the subgraphs every time. No session scoping is needed because
-// nothing caller-dependent is ever stored; revoked tokens are therefore still refused by the subgraphs.
+// Rule: only query operations whose every root field belongs to a public subgraph
+// (GATEWAY_RESPONSE_CACHE_SUBGRAPHS, default catalog). Everything else - a mutation, `me`, a cart -
+// goes to the subgraphs every time. The caller is not part of this decision: the plugin adds the
+// visibility scope to the key (`public` for anonymous callers and signed-in shoppers, `staff` for staff
+// tokens) after checking the token itself (lib/auth/token-check.mjs), so nothing is ever keyed per user.
 import { createHash } from 'node:crypto';
 import { Kind, parse } from 'graphql';
 
@@ -28,7 +29,13 @@ export function publicRootFields(supergraphSdl, subgraphNames) {
   return fields;
 }
 
-/** Decides per GraphQL request: { cacheable, key, sets } (sets: extra index sets for precise invalidation). */
+/** The response id of a cacheable operation in a visibility scope (`public` or `staff`). */
+export function responseKey(decision, scope) {
+  return createHash('sha256').update(`${scope}\n${decision.digestInput}`).digest('hex');
+}
+
+/** Decides per GraphQL request from the document alone: { cacheable, digestInput, sets }
+ * (sets: extra index sets for precise invalidation); the plugin turns it into a key with responseKey. */
 export function createPolicy({ rootFields, byIdFields = { product: 'Product', category: 'Category' }, maxDocuments = 1000 }) {
   const documents = new Map(); // query text -> parsed document or null (bounded, cleared when full)
 
@@ -45,8 +52,7 @@ export function createPolicy({ rootFields, byIdFields = { product: 'Product', ca
     return document;
   }
 
-  return function decide(params, request) {
-    if (request.headers.has('authorization')) return { cacheable: false, reason: 'credentials' };
+  return function decide(params) {
     if (typeof params.query !== 'string') return { cacheable: false, reason: 'no query' };
     const document = documentOf(params.query);
     const operations = document?.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION) ?? [];
@@ -72,9 +78,7 @@ export function createPolicy({ rootFields, byIdFields = { product: 'Product', ca
       else lists = true;
     }
     if (lists) sets.push('tag:lists');
-    const key = createHash('sha256')
-      .update(JSON.stringify([params.query, params.operationName ?? null, params.variables ?? null, params.extensions ?? null]))
-      .digest('hex');
-    return { cacheable: true, key, sets };
+    const digestInput = JSON.stringify([params.query, params.operationName ?? null, params.variables ?? null, params.extensions ?? null]);
+    return { cacheable: true, digestInput, sets };
   };
 }

@@ -1,0 +1,5 @@
+from cart import store
+
+
+def redis_check() -> None:
+    store.client().ping()
