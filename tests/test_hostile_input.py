@@ -97,8 +97,8 @@ def test_entities_are_capped_and_must_be_objects(platform, name):
 
 
 def test_catalog_inline_entities_literals_work_like_variables(platform, gateway):
-    product = gateway.data("{ products(first: 1) { edges { node { id sku } } } }")["products"]["edges"][0]["node"]
-    url = platform.subgraphs["catalog"]
+    url = platform.subgraphs["catalog"]  # straight from the subgraph: no cached page naming a deleted product
+    product = post(url, "{ products(first: 1) { edges { node { id sku } } } }")["data"]["products"]["edges"][0]["node"]
     representation = '{__typename: "Product", id: "' + product["id"] + '"}'
     inline = "{ _entities(representations: [" + representation + "]) { ... on Product { sku } } }"
     assert post(url, inline)["data"]["_entities"] == [{"sku": product["sku"]}]

@@ -66,6 +66,19 @@ def harden_federation(schema: GraphQLSchema) -> None:
     scalar = schema.type_map.get("_Any")
     if isinstance(scalar, GraphQLScalarType):
         scalar.parse_literal = _parse_any_literal  # type: ignore[method-assign]
+    # Whoever resolves `_entities` (the batched resolvers here, ariadne's or graphene-federation's own):
+    # representations are checked first, so a non-object one is BAD_USER_INPUT, not a TypeError.
+    query_type = schema.query_type
+    field = query_type.fields.get("_entities") if query_type is not None else None
+    original = getattr(field, "resolve", None)
+    if field is not None and original is not None and not getattr(original, "_checks_representations", False):
+
+        def resolve(root: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+            kwargs["representations"] = checked_representations(kwargs.get("representations"))
+            return original(root, info, **kwargs)
+
+        resolve._checks_representations = True  # type: ignore[attr-defined]
+        field.resolve = resolve
 
 
 def install_batched_entities(schema: Any, loaders: Mapping[str, EntityLoader], key: str = "id") -> None:
