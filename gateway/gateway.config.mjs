@@ -6,7 +6,7 @@ import { defineConfig } from '@graphql-hive/gateway';
 import { useErrorPolicy } from './lib/plugins/error-codes.mjs';
 import { createResponseCache } from './lib/plugins/response-cache.mjs';
 import { useSubgraphHealth } from './lib/plugins/health.mjs';
-import { useRequestGuards } from './lib/plugins/request-guards.mjs';
+import { corsFor, useRequestGuards } from './lib/plugins/request-guards.mjs';
 import { settings } from './lib/settings.mjs';
 import { loadSupergraph } from './lib/supergraph.mjs';
 import { setupTracing } from './lib/tracing.mjs';
@@ -104,20 +104,16 @@ export const gatewayConfig = defineConfig({
   // Unexpected errors become "Unexpected error." with no message or stack; GraphQL errors from the
   // subgraphs (already masked there) pass through with their extensions.code.
   maskedErrors: true,
-  cors:
-    settings.corsOrigins.length > 0
-      ? {
-          origin: settings.corsOrigins,
-          methods: ['GET', 'POST'],
-          allowedHeaders: ['content-type', 'authorization', 'x-cart-id', 'x-correlation-id'],
-          exposedHeaders: ['x-correlation-id'],
-          credentials: false,
-          maxAge: 600,
-        }
-      : false,
+  cors: corsFor(settings.corsOrigins, {
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['content-type', 'authorization', 'x-cart-id', 'x-correlation-id'],
+    exposedHeaders: ['x-correlation-id'],
+    credentials: false,
+    maxAge: 600,
+  }),
 
   plugins: () => [
-    useRequestGuards({ maxBodyBytes: settings.maxBodyBytes }),
+    useRequestGuards({ maxBodyBytes: settings.maxBodyBytes, maxJsonDepth: settings.maxJsonDepth }),
     useSubgraphHealth({
       supergraphPath: settings.supergraphPath,
       showUrls: settings.development,
@@ -125,7 +121,8 @@ export const gatewayConfig = defineConfig({
     }),
     // After the guards and health (they end requests early), before everything that parses or plans.
     ...(responseCache ? [responseCache.plugin] : []),
-    maxAliasesPlugin({ n: settings.maxAliases }),
+    // `__typename` aliases count too (graphql-armor lets them through by default).
+    maxAliasesPlugin({ n: settings.maxAliases, allowList: [] }),
     maxDirectivesPlugin({ n: settings.maxDirectives }),
     useErrorPolicy({ development: settings.development }),
   ],

@@ -2,7 +2,9 @@
 
 Accounts verifies its own tokens with its own keys (no JWKS round trip) but applies the same
 checks as every other service: RS256 + kid, iss, aud, exp/nbf, typ=access, and the registry
-(session alive, user active, token not revoked) in one Redis round trip.
+(session alive, user active, token not revoked) in one Redis round trip. What the caller may do
+is read from this service's own database, never from the token's `perms` claim: a removed role
+stops working here at once, not when the token expires.
 Cookie-authenticated calls must pass Django's CSRF check (X-CSRFToken header), since the
 GraphQL view itself is CSRF-exempt for bearer clients.
 """
@@ -10,6 +12,7 @@ GraphQL view itself is CSRF-exempt for bearer clients.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from common.auth import registry
@@ -20,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 
 from accounts import tokens
-from accounts.queries import authorization_of, user_with_roles
+from accounts.queries import current_perms
 from accounts.web import SESSION_ID_KEY
 
 
@@ -29,9 +32,13 @@ class Principal:
     user_id: str
     session_id: str
     via: str  # "bearer" or "cookie"
-    perms: frozenset[str] = frozenset()
     jti: str | None = None
     expires_at: int | None = None
+
+    @cached_property
+    def perms(self) -> frozenset[str]:
+        """The user's current grants (at most once per request, only when a check needs them)."""
+        return current_perms(self.user_id)
 
     def has_perm(self, perm: str) -> bool:
         return perm in self.perms
@@ -67,7 +74,6 @@ def _from_bearer(header: str) -> AuthResult:
             user_id=str(claims["sub"]),
             session_id=str(claims["sid"]),
             via="bearer",
-            perms=frozenset(claims.get("perms") or ()),
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
         )
@@ -83,11 +89,7 @@ def _from_cookie(request: HttpRequest) -> AuthResult:
         return AuthResult(None)
     if not _csrf_passes(request):
         return AuthResult(None, "CSRF check failed: send the csrftoken cookie value in the X-CSRFToken header.")
-    user = user_with_roles(request.user.pk)
-    if user is None:
-        return AuthResult(None)
-    perms = frozenset(authorization_of(user).perms)
-    return AuthResult(Principal(user_id=str(user.pk), session_id=str(session_id), via="cookie", perms=perms))
+    return AuthResult(Principal(user_id=str(request.user.pk), session_id=str(session_id), via="cookie"))
 
 
 def authenticate_request(request: HttpRequest) -> AuthResult:

@@ -15,9 +15,11 @@ from datetime import timedelta
 from importlib import import_module
 
 from common.auth import registry
-from common.errors import Conflict, FieldErrors, NotFound, Unauthenticated, ValidationFailed
+from common.errors import FieldErrors, NotFound, Unauthenticated, ValidationFailed
+from common.text import display_text_problem
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -56,7 +58,11 @@ def _password_errors(password: str, user: User) -> list[str]:
 
 
 def register_user(*, email: str, password: str, full_name: str = "", address: str = "unknown") -> User:
-    """Create a customer account. ValidationFailed for invalid fields, Conflict for a taken email."""
+    """Create a customer account. ValidationFailed for invalid fields.
+
+    A taken email answers exactly like a new registration (same shape, same work: the password
+    is hashed either way), so `register` tells nobody which emails have accounts; the owner is
+    told instead, by `accounts.user.registration_attempted` (for a notification email)."""
     email = normalize_email(email)
     full_name = (full_name or "").strip()
     errors = FieldErrors()
@@ -66,24 +72,37 @@ def register_user(*, email: str, password: str, full_name: str = "", address: st
         errors.add("email", "Enter a valid email address.")
     if len(full_name) > 150:
         errors.add("full_name", "At most 150 characters.")
+    elif display_text_problem(full_name):
+        errors.add("full_name", display_text_problem(full_name))  # type: ignore[arg-type]
     for message in _password_errors(password, User(email=email, full_name=full_name)):
         errors.add("password", message)
     errors.raise_if_any()
     throttle.count_registration(address=address)
-    conflict = Conflict("An account with this email already exists.", fields={"email": ["Already registered."]})
     with transaction.atomic():
-        if User.objects.filter(email=email).exists():
-            raise conflict
+        existing = User.objects.filter(email=email).first()
+        if existing is not None:
+            make_password(password)
+            events.user_event(events.USER_REGISTRATION_ATTEMPTED, existing, authorization_of(existing))
+            return _unregistered_lookalike(email=email, full_name=full_name)
         try:
             with transaction.atomic():
                 user = User.objects.create_user(email=email, password=password, full_name=full_name)
-        except IntegrityError as exc:  # a concurrent registration won the unique index
-            raise conflict from exc
+        except IntegrityError:  # a concurrent registration won the unique index: the same answer
+            return _unregistered_lookalike(email=email, full_name=full_name)
         user.groups.add(Group.objects.get(name=DEFAULT_ROLE))
         user = user_with_roles(user.pk)
         assert user is not None
         events.user_event(events.USER_REGISTERED, user, authorization_of(user))
     return user
+
+
+def _unregistered_lookalike(*, email: str, full_name: str) -> User:
+    """What a new customer account would look like (never saved): the answer for a taken email."""
+    role = Group.objects.get(name=DEFAULT_ROLE)
+    perms = tuple(sorted(role.service_permissions.values_list("codename", flat=True)))
+    lookalike = User(pk=uuid.uuid4(), email=email, full_name=full_name, is_active=True, date_joined=timezone.now())
+    lookalike._authorization = Authorization(roles=(DEFAULT_ROLE,), perms=perms, staff=False, superuser=False)  # type: ignore[attr-defined]
+    return lookalike
 
 
 def record_user_registered(*, user_id: str) -> None:
@@ -147,7 +166,7 @@ def login(*, email: str, password: str, address: str, user_agent: str = "") -> I
     if user is None:
         throttle.login_failed(email=email, address=address)
         raise Unauthenticated("Invalid email or password.")
-    throttle.login_succeeded(email=email)
+    throttle.login_succeeded(email=email, address=address)
     session = open_session(user=user, address=address, user_agent=user_agent)
     loaded = user_with_roles(user.pk)
     assert loaded is not None
@@ -237,15 +256,21 @@ def end_user_sessions(*, user_id: str, reason: str, except_session: str | None =
     return len(sessions)
 
 
-def change_password(*, user_id: str, current_password: str, new_password: str, current_session: str | None) -> int:
-    """Set a new password and end every other session; returns how many sessions were ended."""
-    throttle.check_password_attempt(user_id=str(user_id))
+def change_password(
+    *, user_id: str, current_password: str, new_password: str, current_session: str | None, address: str = "unknown"
+) -> int:
+    """Set a new password and end every other session; returns how many sessions were ended.
+    The current-password check spends the login budget of this account from this address."""
+    email = User.objects.filter(pk=user_id).values_list("email", flat=True).first()
+    if email is None:
+        raise Unauthenticated("Authentication required.")
+    throttle.check_password_attempt(email=email, address=address)
     with transaction.atomic():
         user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
         if user is None:
             raise Unauthenticated("Authentication required.")
         if len(current_password) > MAX_PASSWORD_LENGTH or not user.check_password(current_password):
-            throttle.password_attempt_failed(user_id=str(user_id))
+            throttle.password_attempt_failed(email=email, address=address)
             raise ValidationFailed("Current password is incorrect.", fields={"current_password": ["Incorrect password."]})
         errors = FieldErrors()
         for message in _password_errors(new_password, user):

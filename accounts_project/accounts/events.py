@@ -31,6 +31,8 @@ USER_UPDATED = "accounts.user.updated"
 USER_DELETED = "accounts.user.deleted"
 # Domain (the commands).
 USER_REGISTERED = "accounts.user.registered"
+# Someone tried to register with this user's email (the owner may be told; `register` says nothing).
+USER_REGISTRATION_ATTEMPTED = "accounts.user.registration_attempted"
 USER_DEACTIVATED = "accounts.user.deactivated"
 USER_REACTIVATED = "accounts.user.reactivated"
 USER_ROLES_CHANGED = "accounts.user.roles_changed"

@@ -42,6 +42,15 @@ def authorization_of(user: User, *, all_permissions: Iterable[str] | None = None
     return Authorization(roles=roles, perms=tuple(sorted(perms)), staff=user.is_staff, superuser=user.is_superuser)
 
 
+def current_perms(user_id: uuid.UUID | str) -> frozenset[str]:
+    """The permission strings a user holds right now (two small queries); none when inactive or gone."""
+    row = User.objects.filter(pk=user_id).values_list("is_active", "is_superuser").first()
+    if row is None or not row[0]:
+        return frozenset()
+    permissions = ServicePermission.objects.all() if row[1] else ServicePermission.objects.filter(groups__user=user_id)
+    return frozenset(permissions.values_list("codename", flat=True).distinct())
+
+
 def user_with_roles(user_id: uuid.UUID | str) -> User | None:
     return users_with_roles().filter(pk=user_id).first()
 

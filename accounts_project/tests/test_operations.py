@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from io import StringIO
 
@@ -9,7 +10,6 @@ import pytest
 from accounts import commands
 from accounts.models import ServicePermission, Session, User
 from accounts.schema import context_for, schema
-from accounts.schema import query as schema_query
 from common.auth import registry
 from common.graphql.ariadne_view import ariadne_view
 from django.contrib.auth.models import Group
@@ -192,6 +192,8 @@ def test_unexpected_failures_are_masked(gql, user, monkeypatch, caplog):
     def broken(user_id):
         raise RuntimeError("database password is hunter2")
 
+    # The module, not the QueryType that accounts.schema re-exports under the same name.
+    schema_query = importlib.import_module("accounts.schema.query")
     monkeypatch.setattr(schema_query, "user_with_roles", broken)
     body = gql.execute(ME, token=token)
     error = body["errors"][0]

@@ -37,12 +37,26 @@ def test_register_creates_an_active_customer_who_can_log_in(gql, recorded_events
     assert gql.data(ME, token=login["accessToken"])["me"]["id"] == user["id"]
 
 
-def test_duplicate_email_is_a_conflict_whatever_the_case(gql, user, recorded_events):
-    error = gql.error(REGISTER, {"input": {"email": "CASEY@example.com", "password": PASSWORD}})
-    assert error["extensions"]["code"] == "CONFLICT"
-    assert error["extensions"]["fields"] == {"email": ["Already registered."]}
-    assert User.objects.count() == 1
-    assert recorded_events == []
+def test_a_taken_email_answers_like_a_new_registration(gql, user, recorded_events):
+    # Issue 13: CONFLICT told anyone which emails have accounts. Now the answer has the same shape and
+    # values, nothing is written, and the owner is told by an event instead.
+    fresh = gql.data(REGISTER, {"input": {"email": "fresh@example.com", "password": PASSWORD}})["register"]["user"]
+    taken = gql.data(REGISTER, {"input": {"email": "CASEY@example.com", "password": PASSWORD}})["register"]["user"]
+    assert set(taken) == set(fresh)
+    assert taken["id"] != str(user.pk)
+    same = ("fullName", "roles", "permissions", "isActive", "isStaff")
+    assert {k: taken[k] for k in same} == {k: fresh[k] for k in same}
+    assert taken["email"] == "casey@example.com"
+    assert User.objects.filter(email="casey@example.com").count() == 1
+    assert not User.objects.filter(pk=taken["id"]).exists()
+    assert "accounts.user.registration_attempted" in recorded_events.event_types()
+    attempted = [e for e in recorded_events if e["event_type"] == "accounts.user.registration_attempted"]
+    assert len(attempted) == 1 and attempted[0]["aggregate_id"] == str(user.pk)
+    # The taken email wrote nothing else: the only other events are the fresh account's.
+    others = {e["aggregate_id"] for e in recorded_events if e["event_type"] != "accounts.user.registration_attempted"}
+    assert others == {fresh["id"]}
+    # The real owner's password still works; the would-be registrant's does not.
+    assert gql.login("casey@example.com")["user"]["id"] == str(user.pk)
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ NON_NULL_PRODUCT_FIELDS = ("sku", "name", "price", "currency", "stock_quantity",
 
 
 def _money(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    return Decimal(str(value)).quantize(Decimal("0.01")) + 0  # + 0: "-0" is stored as 0.00, not -0.00
 
 
 def _category_or_error(category_id: Any, field: str = "category_id") -> Category:

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from common.errors import FieldErrors, ValidationFailed
+from common.text import display_text_problem
 
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -29,10 +30,13 @@ def parse_uuid(value: Any, field: str) -> uuid.UUID:
 def check_text(errors: FieldErrors, field: str, value: str | None, *, max_length: int, required: bool = True) -> None:
     if value is None:
         return
+    problem = display_text_problem(value, multiline=not required)
     if required and not value.strip():
         errors.add(field, "Must not be blank.")
     elif len(value) > max_length:
         errors.add(field, f"Must be at most {max_length} characters.")
+    elif problem:
+        errors.add(field, problem)
 
 
 def check_sku(errors: FieldErrors, sku: str | None) -> None:
@@ -46,7 +50,12 @@ def check_slug(errors: FieldErrors, slug: str | None) -> None:
 
 
 def check_price(errors: FieldErrors, price: Any) -> None:
+    """The GraphQL Decimal scalar already refuses NaN, `1_000`, non-ASCII digits and padding
+    (common.graphql.inputs); this checks range and scale of any value a command gets."""
     if price is None:
+        return
+    if isinstance(price, str) and (price != price.strip() or not price.isascii() or "_" in price):
+        errors.add("price", "Must be a plain decimal number such as 12.50.")
         return
     try:
         value = Decimal(str(price))

@@ -39,6 +39,12 @@ def counts(kind_prefix: str) -> dict[str, int]:
 # --- stampede protection ---------------------------------------------------------------------
 
 
+
+def metrics_token(settings) -> str:
+    """/metrics/ needs METRICS_TOKEN outside DEBUG (common.metrics_access)."""
+    settings.METRICS_TOKEN = "test-metrics-token"
+    return "test-metrics-token"
+
 def test_cold_key_under_concurrent_load_is_computed_once():
     calls = []
     lock = threading.Lock()
@@ -168,7 +174,7 @@ def test_counters_move_and_are_exposed(gql, client, make_product, settings):
         gql.data(DETAIL, {"id": str(product.pk)})
     gql.data(PAGE)
     gql.data(PAGE)
-    metrics = client.get("/metrics/")
+    metrics = client.get("/metrics/", HTTP_X_METRICS_TOKEN=metrics_token(settings))
     assert metrics.status_code == 200
     assert metrics["Content-Type"].startswith("text/plain; version=0.0.4")
     text = metrics.content.decode()
@@ -237,7 +243,7 @@ def test_redis_stopped_service_answers_from_the_database(
     health = client.get("/health/")
     assert health.status_code == 200  # the service is healthy, its cache is degraded
     assert health.json()["cache"]["status"] == "degraded"
-    metrics = client.get("/metrics/")
+    metrics = client.get("/metrics/", HTTP_X_METRICS_TOKEN=metrics_token(settings))
     assert metrics.status_code == 200
     text = metrics.content.decode()
     assert 'source="process"' in text  # counted in this process while Redis is away

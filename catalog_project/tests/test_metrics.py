@@ -27,8 +27,14 @@ def apply_counted(event: Envelope) -> None:
     """Nothing to do: the consumer counts it."""
 
 
+@pytest.fixture(autouse=True)
+def metrics_token(settings) -> None:
+    """/metrics/ needs METRICS_TOKEN outside DEBUG (common.metrics_access)."""
+    settings.METRICS_TOKEN = "test-metrics-token"
+
+
 def scrape(client) -> list[tuple[str, dict[str, str], float]]:
-    response = client.get("/metrics/")
+    response = client.get("/metrics/", HTTP_X_METRICS_TOKEN="test-metrics-token")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain; version=0.0.4")
     samples = []
     for line in response.content.decode().splitlines():

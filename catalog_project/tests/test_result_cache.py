@@ -30,6 +30,12 @@ def answer_keys(prefix: str) -> list[bytes]:
     return list(redis.Redis.from_url(settings.REDIS_URL).scan_iter(match=f"{prefix}:rc:*"))
 
 
+
+def metrics_token(settings) -> str:
+    """/metrics/ needs METRICS_TOKEN outside DEBUG (common.metrics_access)."""
+    settings.METRICS_TOKEN = "test-metrics-token"
+    return "test-metrics-token"
+
 def test_repeated_query_is_answered_without_executing(anon_gql, make_product, django_assert_num_queries, monkeypatch):
     product = make_product(name="Lamp")
     first = anon_gql.data(DETAIL, {"id": str(product.pk)})
@@ -167,11 +173,11 @@ def test_result_cache_alone_still_invalidates(anon_gql, make_product, settings, 
     }
 
 
-def test_result_counters_on_metrics(anon_gql, client, make_product):
+def test_result_counters_on_metrics(anon_gql, client, make_product, settings):
     product = make_product()
     for _ in range(3):
         anon_gql.data(DETAIL, {"id": str(product.pk)})
-    text = client.get("/metrics/").content.decode()
+    text = client.get("/metrics/", HTTP_X_METRICS_TOKEN=metrics_token(settings)).content.decode()
     assert re.search(r'layer="result",kind="product",result="hit",source="redis"\} 2', text)
     assert re.search(r'layer="result",kind="product",result="miss",source="redis"\} 1', text)
 

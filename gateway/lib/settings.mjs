@@ -31,6 +31,17 @@ export function servicesConfig(path = process.env.SERVICES_JSON || resolve(REPO_
   return JSON.parse(readFileSync(path, 'utf8'));
 }
 
+/** The request limits every GraphQL endpoint shares (the subgraphs read the same file in
+ * common/common/graphql/limits.py); GATEWAY_* variables override them here. */
+export const LIMITS_FILE = process.env.GRAPHQL_LIMITS_JSON || resolve(REPO_ROOT, 'common', 'common', 'graphql', 'limits.json');
+export const sharedLimits = Object.freeze(JSON.parse(readFileSync(LIMITS_FILE, 'utf8')));
+
+function limit(name, key) {
+  const fallback = sharedLimits[key];
+  if (!Number.isInteger(fallback)) throw new Error(`${LIMITS_FILE} has no integer "${key}"`);
+  return int(name, fallback);
+}
+
 function defaultPort() {
   try {
     return servicesConfig().gateway?.port ?? 4000;
@@ -48,15 +59,17 @@ export const settings = Object.freeze({
   supergraphPath: resolve(GATEWAY_DIR, process.env.GATEWAY_SUPERGRAPH || 'supergraph.graphql'),
   graphqlEndpoint: '/graphql',
   // OWASP GraphQL cheat sheet limits; each is checked before anything reaches a subgraph.
-  maxDepth: int('GATEWAY_MAX_DEPTH', 10),
-  maxAliases: int('GATEWAY_MAX_ALIASES', 15),
-  maxDirectives: int('GATEWAY_MAX_DIRECTIVES', 20),
-  maxTokens: int('GATEWAY_MAX_TOKENS', 2000),
-  maxCost: int('GATEWAY_MAX_COST', 5000),
+  // The numbers come from limits.json, shared with every subgraph.
+  maxDepth: limit('GATEWAY_MAX_DEPTH', 'maxDepth'),
+  maxAliases: limit('GATEWAY_MAX_ALIASES', 'maxAliases'),
+  maxDirectives: limit('GATEWAY_MAX_DIRECTIVES', 'maxDirectives'),
+  maxTokens: limit('GATEWAY_MAX_TOKENS', 'maxTokens'),
+  maxCost: limit('GATEWAY_MAX_COST', 'maxCost'),
   // Assumed length of every list field when estimating cost (the default page size).
-  costListSize: int('GATEWAY_COST_LIST_SIZE', 20),
-  maxBodyBytes: int('GATEWAY_MAX_BODY_BYTES', 64 * 1024),
-  maxBatch: int('GATEWAY_MAX_BATCH', 5),
+  costListSize: limit('GATEWAY_COST_LIST_SIZE', 'costListSize'),
+  maxBodyBytes: limit('GATEWAY_MAX_BODY_BYTES', 'maxBodyBytes'),
+  maxBatch: limit('GATEWAY_MAX_BATCH', 'maxBatch'),
+  maxJsonDepth: limit('GATEWAY_MAX_JSON_DEPTH', 'maxJsonDepth'),
   maxHeaderBytes: int('GATEWAY_MAX_HEADER_BYTES', 16 * 1024),
   subgraphTimeoutMs: int('GATEWAY_SUBGRAPH_TIMEOUT_MS', 10_000),
   // Identical in-flight subgraph requests (same query, variables and forwarded headers) share one fetch.

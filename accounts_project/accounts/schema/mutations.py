@@ -92,7 +92,8 @@ def resolve_change_password(
 ) -> dict[str, int]:
     caller = require_principal(info)
     ended = commands.change_password(
-        user_id=caller.user_id, current_password=current_password, new_password=new_password, current_session=caller.session_id
+        user_id=caller.user_id, current_password=current_password, new_password=new_password, current_session=caller.session_id,
+        address=client_address(_request(info)),
     )
     user = User.objects.get(pk=caller.user_id)
     web.keep_browser_session_after_password_change(_request(info), user, caller.session_id)

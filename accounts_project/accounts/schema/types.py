@@ -45,6 +45,8 @@ def owner_or_perm(resolver: Callable[..., Any]) -> Callable[..., Any]:
         caller = principal(info)
         if not is_self(info, user) and not (caller is not None and caller.has_perm(VIEW_USER)):
             raise PermissionDenied("Only the user themself or staff with accounts.view_user may see this.")
+        if getattr(user, "_unknown_user", False):  # an id nobody has (see schema.unknown_user)
+            return None
         return resolver(user, info, **kwargs)
 
     return guarded

@@ -86,10 +86,17 @@ ACCOUNTS_SIGNING_KEYS_DIR = env_str("ACCOUNTS_SIGNING_KEYS_DIR", str(REPO_ROOT /
 ACCOUNTS_SIGNING_KEYS_AUTOCREATE = False  # dev turns this on; production keys are provisioned on purpose
 ACCOUNTS_RSA_KEY_BITS = 2048
 
-# --- brute-force protection (failed logins counted in Redis) --------------------------------
+# --- brute-force protection (failed logins counted in Redis, accounts/throttle.py) ------------
 ACCOUNTS_LOGIN_WINDOW_SECONDS = env_int("ACCOUNTS_LOGIN_WINDOW_SECONDS", 15 * 60)
+# Per (account, client address): that address is locked out of that account for the window.
 ACCOUNTS_LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("ACCOUNTS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+# Per account from anywhere: past this many failures, each failure pauses the account 2, 4, 8 ... s.
+ACCOUNTS_LOGIN_BACKOFF_AFTER = env_int("ACCOUNTS_LOGIN_BACKOFF_AFTER", 20)
+ACCOUNTS_LOGIN_MAX_BACKOFF_SECONDS = env_int("ACCOUNTS_LOGIN_MAX_BACKOFF_SECONDS", 30)
 ACCOUNTS_LOGIN_MAX_FAILURES_PER_IP = env_int("ACCOUNTS_LOGIN_MAX_FAILURES_PER_IP", 20)
 ACCOUNTS_REGISTRATIONS_PER_IP = env_int("ACCOUNTS_REGISTRATIONS_PER_IP", 20)
-# How many reverse proxies (e.g. the gateway) put the client address in X-Forwarded-For. 0 = use REMOTE_ADDR.
+# How many reverse proxies (e.g. the gateway) put the client address in X-Forwarded-For. 0 = use
+# ACCOUNTS_TRUSTED_PROXIES: X-Forwarded-For is believed only from these peers (the gateway's
+# address or network; loopback by default, where `manage_all.py up` runs the gateway).
 ACCOUNTS_TRUSTED_PROXY_COUNT = env_int("ACCOUNTS_TRUSTED_PROXY_COUNT", 0)
+ACCOUNTS_TRUSTED_PROXIES = env_list("ACCOUNTS_TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])

@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, specified_rules, validate
 from graphql.utilities import get_operation_ast
+
+from common.graphql.inputs import INPUT_RULES, variable_null_errors, without_duplicates
+from common.graphql.limits import LIMIT_RULES, cost_errors, parse_document
+
+# What every subgraph validates: the spec's rules, then its own limits and input rules.
+DEFAULT_RULES: tuple[Any, ...] = (*specified_rules, *LIMIT_RULES, *INPUT_RULES)
 
 # Longer queries are parsed every time: a bounded number of entries must mean bounded memory.
 MAX_CACHED_QUERY_LENGTH = 10_000
@@ -31,10 +37,10 @@ class PreparedDocument:
 
 def _prepare(schema: GraphQLSchema, query: str, rules: tuple[Any, ...] | None, max_errors: int | None) -> PreparedDocument:
     try:
-        document = parse(query)
+        document = parse_document(query)  # stops at the token limit
     except GraphQLError as exc:
         return PreparedDocument(document=None, errors=(exc,))
-    errors = validate(schema, document, list(rules) if rules is not None else None, max_errors)
+    errors = without_duplicates(validate(schema, document, [*DEFAULT_RULES, *(rules or ())], max_errors))
     return PreparedDocument(document=document, errors=tuple(errors))
 
 
@@ -44,6 +50,7 @@ _prepare_cached = lru_cache(maxsize=CACHED_DOCUMENTS)(_prepare)
 def prepare(
     schema: GraphQLSchema, query: str, rules: Sequence[Any] | None = None, max_errors: int | None = None
 ) -> PreparedDocument:
+    """Parsed and validated with DEFAULT_RULES plus `rules` (limits can be added to, never dropped)."""
     rules_key = tuple(rules) if rules is not None else None
     if len(query) > MAX_CACHED_QUERY_LENGTH:
         return _prepare(schema, query, rules_key, max_errors)
@@ -54,3 +61,14 @@ def root_fields(operation: OperationDefinitionNode) -> str:
     """`product`, `products+categories`...: names the operation in cache counters."""
     names = sorted({selection.name.value for selection in operation.selection_set.selections if hasattr(selection, "name")})
     return "+".join(names)[:80] or "query"
+
+
+def request_errors(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: Any
+) -> list[GraphQLError]:
+    """What only this request's variables can reveal: nulls where a default exists, and the cost
+    (a `first: $n` is as big as the `n` sent)."""
+    return [
+        *variable_null_errors(schema, document, operation_name, variables),
+        *cost_errors(schema, document, operation_name, variables),
+    ]

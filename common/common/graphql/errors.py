@@ -42,6 +42,15 @@ def format_domain_error(error: DomainError, graphql_error: GraphQLError | None =
     return formatted
 
 
+def _backing_store_errors() -> tuple[type[BaseException], ...]:
+    """A database or Redis connection lost mid-request (a failover, a restart, a terminated backend)."""
+    from django.db.utils import InterfaceError, OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
 def format_error(error: Exception) -> dict[str, Any]:
     """Format one error for the response; never leaks internals of unexpected failures."""
     if isinstance(error, DomainError):  # raised outside execution (e.g. the auth middleware)
@@ -49,6 +58,15 @@ def format_error(error: Exception) -> dict[str, Any]:
     if not isinstance(error, GraphQLError):
         logger.error("Unexpected error outside execution", exc_info=error)
         return {**INTERNAL, "extensions": dict(INTERNAL["extensions"])}
+    if isinstance(error.original_error, _backing_store_errors()):
+        # Not a bug but an outage the client may retry: SERVICE_UNAVAILABLE, details only in the log.
+        logger.warning("Backing store unavailable at %s: %s", error.path, error.original_error.__class__.__name__,
+                       exc_info=error.original_error)
+        unavailable: dict[str, Any] = {"message": "The service is temporarily unavailable; try again later.",
+                                       "extensions": {"code": str(ErrorCode.SERVICE_UNAVAILABLE)}}
+        if error.path:
+            unavailable["path"] = error.path
+        return unavailable
     if not _is_client_error(error):
         logger.error("Unexpected error in resolver at %s", error.path, exc_info=error.original_error)
         formatted: dict[str, Any] = {**INTERNAL, "extensions": dict(INTERNAL["extensions"])}

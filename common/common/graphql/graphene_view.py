@@ -1,5 +1,6 @@
 """The Django view that serves a graphene (code-first) schema with the shared error policy,
-the per-process document cache and the result cache (common.cache.results)."""
+the per-process document cache, the result cache (common.cache.results), and the shared
+request limits and input rules (common.graphql.limits, common.graphql.inputs)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from graphql import ExecutionResult, OperationType, execute, validate_schema
 
 from common.cache import dependencies, results
 from common.graphiql import TEMPLATE as GRAPHIQL_TEMPLATE
-from common.graphql.documents import prepare, root_fields
+from common.graphql.documents import prepare, request_errors, root_fields
 from common.graphql.errors import bad_request, format_error
+from common.graphql.federation import harden_federation
+from common.graphql.inputs import harden_scalars, malformed_body_errors, request_problem
+from common.graphql.limits import register_sdl
 
 _HAD_ERRORS = "_graphql_had_errors"
 
@@ -26,6 +30,31 @@ class GrapheneView(GraphQLView):
     """API clients send bearer tokens, not cookies, so CSRF does not apply here."""
 
     graphiql_template = GRAPHIQL_TEMPLATE  # GraphiQL's assets from this service, not a CDN
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        graphql_schema = self.schema.graphql_schema
+        if not getattr(graphql_schema, "_common_limits_ready", False):
+            harden_scalars(graphql_schema)
+            harden_federation(graphql_schema)
+            register_sdl(graphql_schema, str(self.schema))  # @listSize lives only in the printed SDL
+            graphql_schema._common_limits_ready = True  # type: ignore[attr-defined]
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return super().parse_body(request)
+        except RecursionError:
+            raise HttpError(HttpResponseBadRequest("JSON nested too deeply.")) from None
+        except malformed_body_errors():
+            raise HttpError(HttpResponseBadRequest("Malformed request body.")) from None
+
+    def get_graphql_params(self, request: HttpRequest, data: Any) -> tuple[Any, Any, Any, Any]:  # type: ignore[override]
+        query, variables, operation_name, id_ = GraphQLView.get_graphql_params(request, data)
+        if query is not None:  # no query at all is graphene's "Must provide query string."
+            problem = request_problem({"query": query, "variables": variables, "operationName": operation_name})
+            if problem:
+                raise HttpError(HttpResponseBadRequest(problem))
+        return query, variables, operation_name, id_
 
     @staticmethod
     def format_error(error: Exception) -> dict[str, Any]:
@@ -104,6 +133,9 @@ class GrapheneView(GraphQLView):
             )
         if prepared.errors:
             return ExecutionResult(data=None, errors=list(prepared.errors))
+        refused = request_errors(schema, prepared.document, operation_name, variables)
+        if refused:
+            return ExecutionResult(data=None, errors=refused)
         try:
             options: dict[str, Any] = {
                 "root_value": self.get_root_value(request),

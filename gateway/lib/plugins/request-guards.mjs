@@ -1,5 +1,8 @@
-// Cheap checks on the raw HTTP request, before parsing: body size and obviously malformed headers.
-// They only turn away garbage early; every subgraph still verifies the token itself.
+// Cheap checks on the raw HTTP request, before parsing: body size and obviously malformed headers;
+// then the parsed body: any parser failure (a malformed form-encoded body threw a URIError that
+// surfaced as a 500 with a Node stack) is a 400 BAD_REQUEST, and JSON variables nested deeper
+// than the shared maxJsonDepth are refused. They only turn away garbage early; every subgraph
+// still verifies the token and enforces the same limits itself.
 import { GraphQLError } from 'graphql';
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -66,19 +69,74 @@ function limitBody(request, limit, fetchAPI) {
   });
 }
 
-export function useRequestGuards({ maxBodyBytes, jwtAlgorithms = ['RS256'] }) {
+/** Deeper than `limit` levels of arrays/objects (iterative: a hostile body cannot blow the stack). */
+export function nestedDeeperThan(value, limit) {
+  const stack = [[value, 1]];
+  while (stack.length) {
+    const [item, depth] = stack.pop();
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+function checkParams(params, maxJsonDepth) {
+  for (const operation of Array.isArray(params) ? params : [params]) {
+    // Before any plugin reads `params.query` (a `[null]` batch crashed the response cache's policy).
+    if (operation === null || typeof operation !== 'object' || Array.isArray(operation)) {
+      throw reject(400, 'BAD_REQUEST', 'Each operation must be a JSON object.');
+    }
+    if (nestedDeeperThan(operation.variables, maxJsonDepth) || nestedDeeperThan(operation.extensions, maxJsonDepth)) {
+      throw reject(400, 'BAD_REQUEST', `JSON nested deeper than ${maxJsonDepth} levels.`);
+    }
+  }
+  return params;
+}
+
+/** A parser failure is the client's malformed body: 400 with a GraphQL error, never the parser's message. */
+function asClientError(error) {
+  if (error instanceof GraphQLError && error.extensions?.http?.status && error.extensions.http.status < 500) return error;
+  return reject(400, 'BAD_REQUEST', 'Malformed request body.');
+}
+
+export function useRequestGuards({ maxBodyBytes, maxJsonDepth = 64, jwtAlgorithms = ['RS256'] }) {
   return {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       checkHeaders(request.headers, { jwtAlgorithms });
       const contentLength = request.headers.get('content-length');
+      let parse = requestParser;
       if (contentLength !== null) {
         // Node's HTTP parser never reads past Content-Length, so the header alone bounds the body.
         if (!/^\d+$/.test(contentLength)) throw reject(400, 'BAD_REQUEST', 'Invalid Content-Length header.');
         if (Number(contentLength) > maxBodyBytes) throw tooLarge(maxBodyBytes);
       } else if (requestParser && request.body) {
         // Chunked upload: count the bytes as they stream in.
-        setRequestParser((incoming) => requestParser(limitBody(incoming, maxBodyBytes, fetchAPI)));
+        parse = (incoming) => requestParser(limitBody(incoming, maxBodyBytes, fetchAPI));
       }
+      if (!parse) return;
+      setRequestParser(async (incoming) => {
+        let params;
+        try {
+          params = await parse(incoming);
+        } catch (error) {
+          throw asClientError(error);
+        }
+        return checkParams(params, maxJsonDepth);
+      });
     },
+  };
+}
+
+/** CORS options per request: only listed origins get CORS headers; the opaque origin `null`
+ * (sandboxed frames, file: pages) never does, so `Access-Control-Allow-Origin: null` is never sent. */
+export function corsFor(origins, options) {
+  if (!origins.length) return false;
+  return (request) => {
+    const origin = request.headers.get('origin');
+    if (!origin || origin === 'null' || !origins.includes(origin)) return false;
+    return { ...options, origin: origins };
   };
 }
