@@ -51,6 +51,15 @@ NOUNS = {
 }
 
 
+# Seeded ids are deterministic, like the products': two seeded databases (a re-created test
+# database, another checkout on the same Redis) then never disagree about an id a cache still holds.
+SEED_NAMESPACE = uuid.UUID("6f1c1d1e-9c55-4d0f-9a57-2f3a9cbbd001")
+
+
+def seeded_category_id(name: str) -> uuid.UUID:
+    return uuid.uuid5(SEED_NAMESPACE, f"category:{slugify(name)}")
+
+
 class Command(BaseCommand):
     help = "Seed demo categories and products (deterministic for a given --seed)."
 
@@ -91,10 +100,13 @@ class Command(BaseCommand):
     def _categories(self, rng: random.Random) -> list[Category]:
         leaves = []
         for top_name, children in CATEGORY_TREE.items():
-            top, _ = Category.objects.get_or_create(slug=slugify(top_name), defaults={"name": top_name})
+            top, _ = Category.objects.get_or_create(
+                slug=slugify(top_name), defaults={"name": top_name, "id": seeded_category_id(top_name)}
+            )
             for child_name in children:
                 child, _ = Category.objects.get_or_create(
-                    slug=slugify(child_name), defaults={"name": child_name, "parent": top}
+                    slug=slugify(child_name),
+                    defaults={"name": child_name, "parent": top, "id": seeded_category_id(child_name)},
                 )
                 leaves.append(child)
         return leaves
