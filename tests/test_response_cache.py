@@ -61,15 +61,22 @@ def product(gateway: GraphQL, manager: dict[str, str]) -> dict[str, Any]:
 
 def test_a_repeated_public_query_never_reaches_the_subgraph(cached):
     proxy, url = cached
-    query = unique("{ products(first: 3) { totalCount edges { node { id name } } } }")
-    before = len(proxy.requests)
-    first = httpx.post(f"{url}/graphql", json={"query": query}).json()
-    assert "errors" not in first and len(proxy.requests) == before + 1
-    hits = health(url)["hit"]
-    for _ in range(5):
-        assert httpx.post(f"{url}/graphql", json={"query": query}).json() == first
-    assert len(proxy.requests) == before + 1, "a cached answer must not call the subgraph"
-    assert health(url)["hit"] == hits + 5
+
+    def five_hits_without_the_subgraph() -> None:
+        # Earlier tests leave events in flight (stock reservations, cart checkouts): a catalog change
+        # message may legitimately drop the lists mid-attempt, so an attempt that saw one is repeated
+        # with a fresh query. A gateway that did not cache would fail every attempt.
+        query = unique("{ products(first: 3) { totalCount edges { node { id name } } } }")
+        before = len(proxy.requests)
+        first = httpx.post(f"{url}/graphql", json={"query": query}).json()
+        assert "errors" not in first and len(proxy.requests) == before + 1
+        hits = health(url)["hit"]
+        for _ in range(5):
+            assert httpx.post(f"{url}/graphql", json={"query": query}).json() == first
+        assert len(proxy.requests) == before + 1, "a cached answer must not call the subgraph"
+        assert health(url)["hit"] == hits + 5
+
+    eventually(five_hits_without_the_subgraph, timeout=30, interval=0.5)
 
 
 def test_development_answers_say_when_they_come_from_the_cache(gateway):
