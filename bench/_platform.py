@@ -1,8 +1,13 @@
-"""The whole platform on free loopback ports for the fault and soak benchmarks (bench/faults_bench.py,
-bench/soak_bench.py): every service in services.json with its relay and consumer, a private
-Tansu broker, a PRIVATE redis-server (the shared 6379 one is never touched: the benchmarks restart
-theirs), and a production-mode gateway. Databases: <service><DATABASE_NAME_SUFFIX>_faults, fresh.
-Everything stops with the `Platform` context (and with this process: start_new_session + killpg).
+"""The whole platform on free loopback ports, for the benchmarks.
+
+- `Platform` (bench/faults_bench.py, bench/soak_bench.py, bench/fuzz_bench.py): every service in
+  services.json with its relay and consumer, a private Tansu broker, a PRIVATE redis-server (the shared
+  6379 one is never touched: the benchmarks restart theirs), and a production-mode gateway. Databases:
+  <service><DATABASE_NAME_SUFFIX>_faults, fresh. Everything stops with the `Platform` context (and with
+  this process: start_new_session + killpg).
+- `start_production_platform` (bench/checkout_bench.py, bench/workload_bench.py): every service under
+  gunicorn with production settings, each service's own Redis, the topics, every worker of services.json
+  on a given broker, and a production gateway; stopped by the caller's Supervisor.
 """
 
 from __future__ import annotations
@@ -29,11 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools import bootstrap  # noqa: E402 - the repository root is on sys.path from here on
-from devtools.env import service_env  # noqa: E402
+from devtools.env import production_env, service_env  # noqa: E402
 from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
 from devtools.manage import manage  # noqa: E402
-from devtools.paths import VENV_PYTHON  # noqa: E402
-from devtools.servers import start_services  # noqa: E402
+from devtools.paths import LOG_DIR, VENV_PYTHON  # noqa: E402
+from devtools.servers import start_services, start_workers  # noqa: E402
 from devtools.service_redis import start_service_redis  # noqa: E402
 from devtools.services import graphql_urls, services  # noqa: E402
 from devtools.supervisor import Supervisor  # noqa: E402
@@ -126,12 +131,7 @@ class Platform:
         self.stop_redis()
 
     def drop_databases(self) -> None:
-        import psycopg
-
-        admin = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-        with psycopg.connect(admin, autocommit=True) as connection:
-            for service in services():
-                connection.execute(f'DROP DATABASE IF EXISTS "{service["database"]}{self.suffix}" WITH (FORCE)')
+        drop_databases(self.suffix)
 
     def database(self, service: str) -> str:
         return next(s["database"] for s in services() if s["name"] == service) + self.suffix
@@ -158,9 +158,7 @@ class Platform:
 
         self.supervisor.start("bench-broker", broker_command(self.broker_port), cwd=ROOT, env=dict(os.environ))
         _wait_until(lambda: port_open(self.broker_port), timeout=30, what="broker")
-        for service in services():
-            if service.get("workers"):
-                manage(service, ["create_topics"], env=service_env(service, extra=self.env))
+        create_topics(self.env)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.supervisor.processes[name]
@@ -217,6 +215,85 @@ class Platform:
 
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{self.database(service)}", autocommit=True) as c:
             return list(c.execute(query, args or None))
+
+
+def drop_databases(suffix: str) -> None:
+    """Every service's database <name><suffix>, gone (a fresh run: the broker keeps nothing either)."""
+    import psycopg
+
+    admin = os.environ.get("POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        for service in services():
+            connection.execute(f'DROP DATABASE IF EXISTS "{service["database"]}{suffix}" WITH (FORCE)')
+
+
+def create_topics(env: dict[str, str]) -> None:
+    """The topics of every service with workers, on the broker named in env["KAFKA_BOOTSTRAP_SERVERS"]."""
+    for service in services():
+        if service.get("workers"):
+            manage(service, ["create_topics"], env=service_env(service, extra=env))
+
+
+# --- production mode, the caller's broker (checkout_bench, workload_bench) -----------------------
+
+
+@dataclass
+class ProductionPlatform:
+    gateway: str  # GraphQL URL
+    gateway_base: str  # http://host:port (/health)
+    services: dict[str, str]  # name -> base URL
+    env: dict[str, str]  # what the services got (CART_REDIS_URL among it)
+
+
+def start_production_platform(supervisor: Supervisor, *, broker: str, name: str,
+                              extra_env: dict[str, str] | None = None,
+                              gateway_env: dict[str, str] | None = None) -> ProductionPlatform:
+    """Every service under gunicorn (production settings; databases named with DATABASE_NAME_SUFFIX,
+    migrated and seeded by `setup`), each service's own Redis on a free port, the topics on `broker`,
+    every worker of services.json and a production gateway named `name`, all on free ports."""
+    ensure_gateway_dependencies()
+    bootstrap.setup(production=True)
+    ports = {s["name"]: free_port() for s in services()}
+    env = {
+        **production_env(),
+        "KAFKA_BOOTSTRAP_SERVERS": broker,
+        "ORDERS_CART_WAIT_SECONDS": "10",
+        # As in tests/conftest.py: this run's accounts JWKS, behind one proxy, no registration limit.
+        "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
+        "ACCOUNTS_TRUSTED_PROXY_COUNT": "1",
+        "ACCOUNTS_REGISTRATIONS_PER_IP": "10000",
+        "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
+        "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
+        **(extra_env or {}),
+    }
+    # Services that keep their data in a Redis of their own (the cart) get one on a free port.
+    env.update(start_service_redis(supervisor, ports={s["name"]: free_port() for s in services() if s.get("redis")},
+                                   data_root=Path(tempfile.mkdtemp(prefix=f"{name}-service-redis-", dir=LOG_DIR))))
+    create_topics(env)
+    base = start_services(supervisor, production=True, ports=ports, extra_env=env)
+    start_workers(supervisor, broker=broker, production=True, extra_env=env)
+    supergraph = LOG_DIR / f"{name}-supergraph.graphql"
+    compose_supergraph(graphql_urls(base), out=supergraph)
+    gateway = start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph, name=name,
+                            extra_env=gateway_env)
+    return ProductionPlatform(gateway + "/graphql", gateway, base, env)
+
+
+class SyncGateway:
+    """The tests' GraphQL helper shape (data/error) over httpx, for tests/shopping.py's helpers."""
+
+    def __init__(self, url: str, timeout: float = 60) -> None:
+        self.http = httpx.Client(timeout=timeout)
+        self.url = url
+
+    def data(self, query: str, variables: dict | None = None, headers: dict | None = None) -> dict:
+        body = self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=headers or {}).json()
+        if body.get("errors"):
+            raise RuntimeError(body["errors"])
+        return body["data"]
+
+    def close(self) -> None:
+        self.http.close()
 
 
 # --- open-loop load -----------------------------------------------------------------------------

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,16 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from common.testing.net import free_port  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
 
-import devtools.services as discovery  # noqa: E402 - starts services, workers and gateways the same way `up` does
-from devtools.bootstrap import setup  # noqa: E402
-from devtools.env import production_env, service_env  # noqa: E402
-from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
-from devtools.manage import manage  # noqa: E402
-from devtools.paths import LOG_DIR  # noqa: E402
-from devtools.servers import start_services, start_workers  # noqa: E402
-from devtools.service_redis import start_service_redis  # noqa: E402
+from _platform import SyncGateway, start_production_platform  # noqa: E402 - services, workers, gateway as `up` starts them
+
+import devtools.services as discovery  # noqa: E402
 from devtools.supervisor import Supervisor  # noqa: E402
 
 ADD_TO_CART = "mutation($id: ID!) { addToCart(productId: $id, quantity: 1) { version } }"
@@ -79,33 +73,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def start_platform(supervisor: Supervisor, broker: object) -> tuple[str, str]:
-    ensure_gateway_dependencies()
-    setup(production=True)
-    ports = {s["name"]: free_port() for s in discovery.services()}
-    env = {
-        **production_env(),
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "ORDERS_CART_WAIT_SECONDS": "10",
-        # As in tests/conftest.py: this run's accounts JWKS, behind one proxy, no registration limit.
-        "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
-        "ACCOUNTS_TRUSTED_PROXY_COUNT": "1",
-        "ACCOUNTS_REGISTRATIONS_PER_IP": "10000",
-        "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
-        "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
-    }
-    # Services that keep their data in a Redis of their own (the cart) get one on a free port.
-    env.update(start_service_redis(supervisor, ports={s["name"]: free_port() for s in discovery.services() if s.get("redis")},
-                                   data_root=Path(tempfile.mkdtemp(prefix="bench-service-redis-", dir=LOG_DIR))))
-    for service in discovery.services():
-        if service.get("workers"):
-            manage(service, ["create_topics"], env=service_env(service, extra=env))
-    base = start_services(supervisor, production=True, ports=ports, extra_env=env)
-    start_workers(supervisor, broker=broker.bootstrap_servers, production=True, extra_env=env)
-    supergraph = LOG_DIR / "bench-checkout-supergraph.graphql"
-    compose_supergraph(discovery.graphql_urls(base), out=supergraph)
-    gateway = start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph,
-                                       name="bench-checkout-gateway", extra_env={"GATEWAY_RESPONSE_CACHE": "0"})
-    return gateway + "/graphql", broker.bootstrap_servers
+    platform = start_production_platform(supervisor, broker=broker.bootstrap_servers, name="bench-checkout-gateway",
+                                         gateway_env={"GATEWAY_RESPONSE_CACHE": "0"})
+    return platform.gateway, broker.bootstrap_servers
 
 
 class Client:
@@ -125,7 +95,7 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
     import httpx
     from shopping import ORDER, PLACE, Carts, OrdersDatabase, create_product, stock_of
 
-    sync_gateway = _SyncGateway(url)
+    sync_gateway = SyncGateway(url)
     product_id = create_product(sync_gateway, manager_token, stock=level.stock, price="9.00")
     orders_db = OrdersDatabase()
     deadline = time.monotonic() + 60
@@ -196,25 +166,6 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
     sync_gateway.close()
 
 
-class _SyncGateway:
-    """The tests' GraphQL helper shape (data/error) over httpx, for the shopping helpers."""
-
-    def __init__(self, url: str) -> None:
-        import httpx
-
-        self.http = httpx.Client(timeout=60)
-        self.url = url
-
-    def data(self, query: str, variables: dict | None = None, headers: dict | None = None) -> dict:
-        body = self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=headers or {}).json()
-        if body.get("errors"):
-            raise RuntimeError(body["errors"])
-        return body["data"]
-
-    def close(self) -> None:
-        self.http.close()
-
-
 _ADDRESS = {"name": "Bench Shopper", "line1": "1 Load St", "city": "Berlin", "postalCode": "10115", "country": "DE"}
 
 
@@ -233,7 +184,7 @@ def main() -> int:
     levels = [Level(c, n, stock=int(n * 0.8)) for c, n in zip(args.concurrency, args.checkouts, strict=True)]
     try:
         url, kafka = start_platform(supervisor, broker)
-        gateway = _SyncGateway(url)
+        gateway = SyncGateway(url)
         manager_token = login(gateway, *CATALOG_MANAGER)["token"]
         users = [new_customer(gateway) for _ in range(max(args.concurrency))]
         use_cart = any(s["name"] == "cart" for s in discovery.services())

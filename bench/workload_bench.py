@@ -2,21 +2,27 @@
 """A shop's workload through the gateway, not one query repeated: random pages, filters and search terms
 over a 10,000-product catalog, product details, and cart writes (80 % reads / 20 % writes).
 
-    .venv/bin/python bench/workload_bench.py [--duration 30] [--concurrency 10] [--products 10000]
+    DATABASE_NAME_SUFFIX=_me .venv/bin/python bench/workload_bench.py [--duration 60] [--concurrency 10] [--products 10000]
 
-Starts the services under gunicorn (production settings, their own `_bench_workload` databases; the
-catalog seeded with --products) and a production gateway (response cache on), then runs --concurrency
-virtual shoppers for --duration seconds. Half of them are signed in (the seeded customer's token on
-their reads). Each shopper:
+Starts the whole platform in production mode (bench/_platform.py `start_production_platform`: gunicorn,
+production settings, fresh `<service><suffix>_bench_workload` databases, the catalog seeded with
+--products, a private Tansu broker on a free port, every worker of services.json, the cart's own Redis,
+a production gateway with its response cache on) and waits (deadline, polling) until the cart's product
+read model — built from the catalog.product.* events of the seed — holds every seeded product. Then
+--concurrency virtual shoppers run for --duration seconds, half of them signed in (a customer each,
+registered for the run, its token on every request). Each shopper:
 - 80 %: a read — a list page (20 or 50 products, a random order; 30 % with a search term from the
   seeded vocabulary, 20 % in a category, 15 % in a price range; sometimes the next page by cursor)
-  or a product detail of a random known product;
-- 20 %: a cart write (`addToCart` of a random product into the shopper's own anonymous cart, X-Cart-Id),
-  when services.json has a `cart` service; otherwise the writes are skipped (and said so) and every
-  request is a read. Not done yet: the cart learns products from the catalog's events, and this bench
-  starts no broker or workers, so with the cart present every write answers NOT_FOUND (counted as errors).
-Prints req/s and p50/p99 per kind, errors, the gateway's response-cache hit ratio and the catalog's
-result/data cache hit ratios over the run (from /health and /metrics), with the load average.
+  or a product detail of a random seeded product;
+- 20 %: a write to its own cart (signed in: the user's cart; anonymous: the cart named by X-Cart-Id
+  once the first addToCart created it): addToCart, updateCartItem, removeFromCart or clearCart, drawn
+  so that each is valid for the cart as the bench's own model of it says (active products in stock,
+  1-99 per line, not more than the stock, at most 100 lines).
+Prints per kind: requests, req/s, p50/p99, errors; every error code; the hit ratios of every cache
+layer over the run (the gateway's response cache from /health, the catalog's result and data caches
+and whatever the cart's /metrics count); then compares each shopper's cart (query `cart`) with the
+model, and each mutation's answer (version, totalQuantity) on the way. Exit status 1 on any error or
+mismatch. The load generator shares the machine's cores: the load average is printed.
 """
 
 from __future__ import annotations
@@ -32,15 +38,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections import defaultdict
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _platform import SyncGateway, drop_databases, start_production_platform  # noqa: E402
+from common.testing.polling import TimedOut, wait_until  # noqa: E402
 from gateway_bench import Connection  # noqa: E402
-from read_path_bench import customer_token, load_average, post, start_platform  # noqa: E402
+from read_path_bench import load_average, post  # noqa: E402
 
 from devtools.bootstrap import ensure_backing_services, ensure_databases  # noqa: E402
 from devtools.manage import manage  # noqa: E402
@@ -56,65 +66,133 @@ LIST = """query List($first: Int, $after: String, $order: ProductOrderBy, $filte
 DETAIL = """query Product($id: ID!) {
   product(id: $id) { id sku name description price { amount currency } stockQuantity inStock category { name } }
 }"""
-ADD_TO_CART = "mutation Add($id: ID!, $q: Int!) { addToCart(productId: $id, quantity: $q) { id version totalQuantity } }"
-CLEAR_CART = "mutation { clearCart { id } }"
+CART_FIELDS = "id version totalQuantity"
+WRITES = {
+    "addToCart": f"mutation($id: ID!, $q: Int!) {{ addToCart(productId: $id, quantity: $q) {{ {CART_FIELDS} }} }}",
+    "updateCartItem": f"mutation($id: ID!, $q: Int!) {{ updateCartItem(productId: $id, quantity: $q) {{ {CART_FIELDS} }} }}",
+    "removeFromCart": f"mutation($id: ID!) {{ removeFromCart(productId: $id) {{ {CART_FIELDS} }} }}",
+    "clearCart": f"mutation {{ clearCart {{ {CART_FIELDS} }} }}",
+}
+CART = "query { cart { id version totalQuantity items { quantity product { id } } } }"
+REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { user { id } } }"
+LOGIN = "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken } }"
 ORDERS = ["NAME_ASC", "NAME_DESC", "PRICE_ASC", "PRICE_DESC", "NEWEST", "OLDEST"]
 # Words of the seeded product names (catalog/management/commands/seed_catalog.py).
 TERMS = ["Classic", "Compact", "Premium", "Eco", "Ultra", "Smart", "Vintage", "Pro", "Bamboo", "Steel", "Carbon",
          "Wool", "Leather", "Oak", "Lamp", "Chair", "Tent", "Phone", "Camera", "Novel", "Boots", "Puzzle", "Pan",
          "Speaker", "Backpack", "Yoga", "Atlas", "Wallet", "Desk", "Lens"]
-
-
-def has_cart() -> bool:
-    return any(s["name"] == "cart" for s in services())
+KINDS = ["list page", "detail", *WRITES]
+MAX_LINE = 99  # CART_MAX_LINE_QUANTITY
+MAX_LINES = 100  # CART_MAX_LINES
+TOKEN_SECONDS = 200  # sign in again before the 5-minute access token expires
 
 
 def seed(products: int) -> None:
-    """The catalog with `products` products (once per database), then the usual setup."""
+    """Fresh databases, the catalog with `products` products: their catalog.product.created events wait
+    in its outbox for this run's (in-memory) broker; `setup` does the rest."""
     ensure_backing_services()
-    suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
+    suffix = os.environ["DATABASE_NAME_SUFFIX"]
+    drop_databases(suffix)
     catalog = next(s for s in services() if s["name"] == "catalog")
     ensure_databases([catalog["database"] + suffix])
     manage(catalog, ["migrate", "--noinput", "-v", "0"])
-    manage(catalog, ["seed_catalog", "--products", str(products), "--if-empty"])
+    manage(catalog, ["seed_catalog", "--products", str(products)])
 
 
-def known_products(url: str, count: int = 3000) -> tuple[list[str], list[str]]:
-    """(product ids, category ids) to draw from."""
-    ids, after = [], None
-    while len(ids) < count:
-        page = post(url, LIST, {"first": 100, "after": after})["data"]["products"]
-        ids += [edge["node"]["id"] for edge in page["edges"]]
-        if not page["pageInfo"]["hasNextPage"]:
-            break
-        after = page["pageInfo"]["endCursor"]
-    categories = post(url, "{ categories { id } }")["data"]["categories"]
-    return ids, [c["id"] for c in categories]
+def catalog_products() -> dict[str, tuple[bool, int]]:
+    """{product id: (active, stock)} of the seeded catalog, from its database (the cart's rules)."""
+    import psycopg
+
+    database = next(s["database"] for s in services() if s["name"] == "catalog") + os.environ["DATABASE_NAME_SUFFIX"]
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as connection:
+        rows = connection.execute("SELECT id, is_active, stock_quantity FROM catalog_product").fetchall()
+    return {str(id_): (active, stock) for id_, active, stock in rows}
+
+
+def read_model_size(cart_redis_url: str) -> int:
+    """How many products the cart's read model holds (keys cart:product:<id> in the cart's Redis)."""
+    import redis
+
+    client = redis.Redis.from_url(cart_redis_url)
+    try:
+        return sum(1 for _ in client.scan_iter(match="cart:product:*", count=1000))
+    finally:
+        client.close()
+
+
+def wait_for_read_model(cart_redis_url: str, expected: int, timeout: float) -> float:
+    started = time.monotonic()
+    try:
+        wait_until(lambda: read_model_size(cart_redis_url) >= expected, timeout=timeout, interval=1.0,
+                   what=f"the cart's product read model to hold {expected} products")
+    except TimedOut:
+        raise SystemExit(f"the cart's product read model holds {read_model_size(cart_redis_url)} of {expected} "
+                         f"products after {timeout:g} s") from None
+    return time.monotonic() - started
+
+
+@dataclass
+class Customer:
+    email: str
+    password: str
+    gateway: SyncGateway
+    token: str = ""
+    signed_in_at: float = 0.0
+
+    def headers(self) -> dict[str, str]:
+        if time.monotonic() - self.signed_in_at > TOKEN_SECONDS:
+            self.token = self.gateway.data(LOGIN, {"email": self.email, "password": self.password})["login"]["accessToken"]
+            self.signed_in_at = time.monotonic()
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def new_customer(gateway: SyncGateway) -> Customer:
+    email, password = f"shopper-{uuid.uuid4().hex[:12]}@example.com", f"Pw-{uuid.uuid4().hex}"
+    gateway.data(REGISTER, {"input": {"email": email, "password": password, "fullName": "Workload Shopper"}})
+    customer = Customer(email, password, gateway)
+    customer.headers()
+    return customer
+
+
+@dataclass
+class CartModel:
+    """What the shopper's cart must hold: lines in order, and the version (one per change)."""
+
+    lines: dict[str, int] = field(default_factory=dict)  # insertion order = line order
+    version: int = 0
+    exists: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.lines.values())
 
 
 class Shopper:
-    def __init__(self, url: str, token: str | None, rng: random.Random, products: list[str], categories: list[str],
-                 writes: bool) -> None:
-        self.url, self.token, self.rng = url, token, rng
-        self.products, self.categories, self.writes = products, categories, writes
-        self.cart_id: str | None = None
-        self.lines = 0
+    def __init__(self, index: int, url: str, customer: Customer | None, rng: random.Random, readable: list[str],
+                 orderable: dict[str, int], categories: list[str]) -> None:
+        self.index, self.url, self.customer, self.rng = index, url, customer, rng
+        self.readable, self.orderable, self.orderable_ids, self.categories = readable, orderable, list(orderable), categories
+        self.cart_id: str | None = None  # anonymous: the X-Cart-Id the first addToCart gave
+        self.model = CartModel()
+        self.pending: CartModel | None = None  # the model once the write in flight succeeds
         self.cursor: tuple[dict, str] | None = None  # (variables, endCursor) of the last list page
+
+    def identity(self) -> dict[str, str]:
+        if self.customer:
+            return self.customer.headers()
+        return {"X-Cart-Id": self.cart_id} if self.cart_id else {}
 
     def next_request(self) -> tuple[str, dict, dict[str, str]]:
         """(kind, GraphQL body, headers)."""
+        if self.rng.random() < 0.2:
+            return self.next_write()
+        return self.next_read()
+
+    def next_read(self) -> tuple[str, dict, dict[str, str]]:
         rng = self.rng
-        reads = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        if self.writes and rng.random() < 0.2:
-            headers = {"X-Cart-Id": self.cart_id} if self.cart_id else {}
-            if self.lines >= 90:
-                self.lines = 0
-                return "cart write", {"query": CLEAR_CART}, headers
-            self.lines += 1
-            return "cart write", {"query": ADD_TO_CART, "variables": {"id": rng.choice(self.products),
-                                                                       "q": rng.randint(1, 2)}}, headers
+        reads = self.customer.headers() if self.customer else {}
         if rng.random() < 0.25:
-            return "detail", {"query": DETAIL, "variables": {"id": rng.choice(self.products)}}, reads
+            return "detail", {"query": DETAIL, "variables": {"id": rng.choice(self.readable)}}, reads
         if self.cursor and rng.random() < 0.3:
             variables, end = self.cursor
             return "list page", {"query": LIST, "variables": {**variables, "after": end}}, reads
@@ -129,17 +207,70 @@ class Shopper:
             variables["filter"] = {"minPrice": str(low), "maxPrice": str(low + rng.choice([25, 50, 100]))}
         return "list page", {"query": LIST, "variables": variables}, reads
 
-    def observe(self, kind: str, body: dict, answer: dict) -> None:
-        if kind == "cart write" and answer.get("data"):
-            cart = next(iter(answer["data"].values()))
-            self.cart_id = self.cart_id or cart["id"]
+    def next_write(self) -> tuple[str, dict, dict[str, str]]:
+        """A write that is valid for the cart as modelled; self.pending is the model after it."""
+        rng, model = self.rng, self.model
+        lines = dict(model.lines)
+        draw = rng.random() if model.lines else 0.0
+        if draw < 0.45:  # add: a new line (or more of one already there) within stock and the limits
+            while True:
+                product = rng.choice(self.orderable_ids)
+                room = min(MAX_LINE, self.orderable[product]) - lines.get(product, 0)
+                if room > 0 and (product in lines or len(lines) < MAX_LINES):
+                    break
+            quantity = rng.randint(1, min(3, room))
+            lines[product] = lines.get(product, 0) + quantity
+            kind, variables = "addToCart", {"id": product, "q": quantity}
+        elif draw < 0.75:  # set a line to another quantity within its stock
+            product = rng.choice(list(lines))
+            quantity = rng.randint(1, min(MAX_LINE, self.orderable[product]))
+            lines[product] = quantity
+            kind, variables = "updateCartItem", {"id": product, "q": quantity}
+        elif draw < 0.95:
+            product = rng.choice(list(lines))
+            del lines[product]
+            kind, variables = "removeFromCart", {"id": product}
+        else:
+            lines = {}
+            kind, variables = "clearCart", {}
+        changed = lines != model.lines or list(lines) != list(model.lines)
+        self.pending = CartModel(lines, model.version + changed, True)
+        return kind, {"query": WRITES[kind], "variables": variables}, self.identity()
+
+    def observe(self, kind: str, body: dict, answer: dict, mismatches: list[str]) -> None:
+        if kind in WRITES:
+            expected, self.pending = self.pending, None
+            cart = (answer.get("data") or {}).get(kind)
+            if not cart:
+                return  # an error (counted): the model stays as it was (an error writes nothing)
+            self.cart_id = self.cart_id or (cart["id"] if not self.customer else None)
+            self.model = expected
+            if (cart["version"], cart["totalQuantity"]) != (expected.version, expected.total):
+                mismatches.append(f"shopper {self.index} {kind} {body.get('variables')}: answered version "
+                                  f"{cart['version']} total {cart['totalQuantity']}, model {expected.version} "
+                                  f"{expected.total}")
+                self.model.version = cart["version"]  # one mismatch is reported once, not after every write
         elif kind == "list page" and answer.get("data"):
             info = answer["data"]["products"]["pageInfo"]
             variables = {k: v for k, v in body["variables"].items() if k != "after"}
             self.cursor = (variables, info["endCursor"]) if info["hasNextPage"] else None
 
+    def check(self, gateway: SyncGateway) -> list[str]:
+        """The cart as the cart service holds it, against the model."""
+        if not self.model.exists:
+            return []
+        cart = gateway.data(CART, headers=self.identity())["cart"]
+        held = [(line["product"]["id"], line["quantity"]) for line in (cart or {}).get("items", [])]
+        wanted = list(self.model.lines.items())
+        if cart is None or held != wanted or cart["version"] != self.model.version:
+            return [f"shopper {self.index} ({'signed in' if self.customer else 'anonymous'}): cart holds "
+                    f"{len(held)} lines v{(cart or {}).get('version')} {held[:3]}…, model {len(wanted)} lines "
+                    f"v{self.model.version} {wanted[:3]}…"]
+        return []
 
-async def run_shopper(shopper: Shopper, deadline: float, results: dict[str, list[float]], errors: dict[str, list]) -> None:
+
+async def run_shopper(shopper: Shopper, deadline: float, results: dict[str, list[float]], errors: Counter,
+                      mismatches: list[str]) -> None:
     connections: dict[tuple, Connection] = {}
     try:
         while time.perf_counter() < deadline:
@@ -154,10 +285,14 @@ async def run_shopper(shopper: Shopper, deadline: float, results: dict[str, list
             started = time.perf_counter()
             status, raw = await connection.send()
             results[kind].append((time.perf_counter() - started) * 1000)
-            answer = json.loads(raw) if raw else {}
-            if status != 200 or answer.get("errors"):
-                errors[kind].append((status, (answer.get("errors") or [{}])[0].get("extensions", {}).get("code")))
-            shopper.observe(kind, body, answer)
+            try:
+                answer = json.loads(raw) if raw else {}
+            except ValueError:
+                answer = {}
+            if status != 200 or answer.get("errors") or not answer.get("data"):
+                codes = [(e.get("extensions") or {}).get("code", "NO_CODE") for e in answer.get("errors") or []]
+                errors[(kind, status, ",".join(codes) or "NO_DATA")] += 1
+            shopper.observe(kind, body, answer, mismatches)
     finally:
         for connection in connections.values():
             await connection.close()
@@ -172,9 +307,9 @@ def read_json(url: str) -> dict:
         return json.loads(error.read())
 
 
-def catalog_cache_counts(catalog_base: str) -> dict[tuple[str, str], float]:
-    """{(layer, result): count} from the catalog's /metrics (all kinds, all workers)."""
-    with urllib.request.urlopen(f"{catalog_base}/metrics/", timeout=10) as response:
+def cache_counts(base: str) -> dict[tuple[str, str], float]:
+    """{(layer, result): count} from a service's /metrics (all kinds, all workers)."""
+    with urllib.request.urlopen(f"{base}/metrics/", timeout=10) as response:
         text = response.read().decode()
     counts: dict[tuple[str, str], float] = defaultdict(float)
     for labels, value in re.findall(r"^cache_requests_total\{([^}]*)\} (\S+)$", text, re.M):
@@ -187,71 +322,109 @@ def ratio(hits: float, misses: float) -> str:
     return f"{hits / (hits + misses):.3f} ({hits:.0f} hits / {misses:.0f} misses)" if hits + misses else "n/a"
 
 
+def percentile(ordered: list[float], p: float) -> float:
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--read-model-timeout", type=float, default=600.0,
+                        help="How long to wait for the cart to learn every seeded product (s).")
     args = parser.parse_args()
     os.environ["DATABASE_NAME_SUFFIX"] = os.environ.get("DATABASE_NAME_SUFFIX", "") + "_bench_workload"
-    writes = has_cart()
-    supervisor, extra = Supervisor(), Supervisor()
+    if not any(s["name"] == "cart" for s in services()):
+        raise SystemExit("services.json has no `cart` service: this bench needs it for its writes")
+    from common.events.broker import TansuBroker
+
+    supervisor = Supervisor()
+    broker = TansuBroker().start()
+    gateway: SyncGateway | None = None
     try:
+        started = time.monotonic()
         seed(args.products)
-        platform = start_platform(supervisor, extra, uncached=False)
-        url = platform.urls["gateway"]
-        catalog_base = platform.urls["catalog"].rsplit("/graphql", 1)[0]
-        token = customer_token(url)
-        products, categories = known_products(url)
-        print(f"load average at the start: {load_average()}")
-        print(f"{args.products} products seeded, {len(products)} known ids, {len(categories)} categories; "
-              f"{args.concurrency} shoppers (half signed in) for {args.duration:g} s through {url}")
-        if not writes:
-            print("cart writes: SKIPPED (services.json has no `cart` service yet): every request is a read")
-        rc_before = read_json(f"{platform.gateway_base}/health")["responseCache"]
-        catalog_before = catalog_cache_counts(catalog_base)
-        results: dict[str, list[float]] = defaultdict(list)
-        errors: dict[str, list] = defaultdict(list)
+        platform = start_production_platform(supervisor, broker=broker.bootstrap_servers, name="bench-workload-gateway")
+        url = platform.gateway
+        bases = {name: platform.services[name] for name in ("catalog", "cart")}
+        print(f"platform up in {time.monotonic() - started:.0f} s (seed, migrations, services, workers, gateway)", flush=True)
+        catalog = catalog_products()
+        waited = wait_for_read_model(platform.env["CART_REDIS_URL"], len(catalog), args.read_model_timeout)
+        print(f"the cart's product read model holds all {len(catalog)} products {waited:.0f} s later", flush=True)
+        readable = [pid for pid, (active, _) in catalog.items() if active]
+        orderable = {pid: stock for pid, (active, stock) in catalog.items() if active and stock > 0}
+        categories = [c["id"] for c in post(url, "{ categories { id } }")["data"]["categories"]]
+        gateway = SyncGateway(url)
         rng = random.Random(args.seed)
-        shoppers = [Shopper(url, token if index % 2 else None, random.Random(rng.random()), products, categories, writes)
-                    for index in range(args.concurrency)]
+        shoppers = [Shopper(index, url, new_customer(gateway) if index % 2 else None, random.Random(rng.random()),
+                            readable, orderable, categories) for index in range(args.concurrency)]
+        print(f"load average at the start: {load_average()}")
+        print(f"{len(catalog)} products ({len(readable)} active, {len(orderable)} of them in stock), "
+              f"{len(categories)} categories; {args.concurrency} shoppers (half signed in, a customer each; "
+              f"the others anonymous with X-Cart-Id) for {args.duration:g} s through {url}")
+        rc_before = read_json(f"{platform.gateway_base}/health")["responseCache"]
+        before = {name: cache_counts(base) for name, base in bases.items()}
+        results: dict[str, list[float]] = defaultdict(list)
+        errors: Counter = Counter()
+        mismatches: list[str] = []
 
         async def everyone() -> float:
-            started = time.perf_counter()
-            deadline = started + args.duration
-            await asyncio.gather(*(run_shopper(s, deadline, results, errors) for s in shoppers))
-            return time.perf_counter() - started
+            begun = time.perf_counter()
+            deadline = begun + args.duration
+            await asyncio.gather(*(run_shopper(s, deadline, results, errors, mismatches) for s in shoppers))
+            return time.perf_counter() - begun
 
         seconds = asyncio.run(everyone())
         rc_after = read_json(f"{platform.gateway_base}/health")["responseCache"]
-        catalog_after = catalog_cache_counts(catalog_base)
+        after = {name: cache_counts(base) for name, base in bases.items()}
+        load_at_end = load_average()
 
         total = sum(len(v) for v in results.values())
-        print(f"\n{'kind':<12} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-        for kind in ("list page", "detail", "cart write"):
+        writes = sum(len(results.get(kind, [])) for kind in WRITES)
+        per_kind = Counter()
+        for (kind, _, _), count in errors.items():
+            per_kind[kind] += count
+        print(f"\n{'kind':<15} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        for kind in KINDS:
             latencies = sorted(results.get(kind, []))
-            if not latencies:
-                continue
-            p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
-            print(f"{kind:<12} {len(latencies):>9} {len(latencies) / seconds:>8.0f} {statistics.median(latencies):>8.2f} "
-                  f"{p99:>8.2f} {len(errors.get(kind, [])):>7}")
-        print(f"{'all':<12} {total:>9} {total / seconds:>8.0f}")
-        for kind, seen in errors.items():
-            print(f"  errors in {kind}: {sorted(set(seen))[:5]}")
+            if latencies:
+                print(f"{kind:<15} {len(latencies):>9} {len(latencies) / seconds:>8.1f} {statistics.median(latencies):>8.2f} "
+                      f"{percentile(latencies, 99):>8.2f} {per_kind[kind]:>7}")
+        every = sorted(x for v in results.values() for x in v)
+        print(f"{'all':<15} {total:>9} {total / seconds:>8.1f} {statistics.median(every):>8.2f} "
+              f"{percentile(every, 99):>8.2f} {sum(errors.values()):>7}")
+        print(f"cart writes: {writes} of {total} requests ({writes / total:.1%})")
+        print(f"errors: {sum(errors.values())}" + "".join(
+            f"\n  {kind}: HTTP {status} {codes} x{count}" for (kind, status, codes), count in sorted(errors.items())))
         hits = rc_after["hit"] - rc_before["hit"]
         misses = rc_after["miss"] - rc_before["miss"]
         print(f"\ngateway response cache hit ratio over the run: {ratio(hits, misses)}; "
               f"not cacheable: {rc_after['skipped'] - rc_before['skipped']}")
-        for layer in ("result", "data"):
-            delta = {result: catalog_after[(layer, result)] - catalog_before[(layer, result)]
-                     for result in ("hit", "miss", "coalesced")}
-            print(f"catalog {layer} cache hit ratio over the run: {ratio(delta['hit'] + delta['coalesced'], delta['miss'])}")
-        print(f"load average at the end: {load_average()}")
-        return 0
+        for name in bases:
+            layers = sorted({layer for layer, _ in after[name]})
+            if not layers:
+                print(f"{name}: no cache layer counted on its /metrics")
+            for layer in layers:
+                delta = {result: after[name][(layer, result)] - before[name].get((layer, result), 0)
+                         for result in ("hit", "miss", "coalesced")}
+                print(f"{name} {layer} cache hit ratio over the run: "
+                      f"{ratio(delta['hit'] + delta['coalesced'], delta['miss'])}"
+                      + (f" ({delta['coalesced']:.0f} of the hits coalesced)" if delta["coalesced"] else ""))
+        print(f"load average at the end: {load_at_end}")
+
+        mismatches += [line for shopper in shoppers for line in shopper.check(gateway)]
+        carts = [s for s in shoppers if s.model.exists]
+        print(f"\ncarts checked against the bench's model: {len(carts)} "
+              f"({sum(len(s.model.lines) for s in carts)} lines, {sum(s.model.total for s in carts)} units); "
+              f"mismatches: {len(mismatches)}" + "".join(f"\n  {m}" for m in mismatches))
+        return 1 if errors or mismatches else 0
     finally:
-        extra.stop()
+        if gateway is not None:
+            gateway.close()
         supervisor.stop()
+        broker.stop()
 
 
 if __name__ == "__main__":
