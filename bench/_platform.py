@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -264,12 +265,19 @@ def start_production_platform(supervisor: Supervisor, *, broker: str, name: str,
         "ACCOUNTS_REGISTRATIONS_PER_IP": "10000",
         "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
         "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
+        # /metrics/ answers 404 in production without it (common/metrics_access.py): X-Metrics-Token.
+        "METRICS_TOKEN": secrets.token_urlsafe(16),
         **(extra_env or {}),
     }
     # Services that keep their data in a Redis of their own (the cart) get one on a free port.
     env.update(start_service_redis(supervisor, ports={s["name"]: free_port() for s in services() if s.get("redis")},
                                    data_root=Path(tempfile.mkdtemp(prefix=f"{name}-service-redis-", dir=LOG_DIR))))
     create_topics(env)
+    # Production settings create no signing key (dev does): one of this run's own, as a deployment has.
+    env["ACCOUNTS_SIGNING_KEYS_DIR"] = tempfile.mkdtemp(prefix=f"{name}-keys-", dir=LOG_DIR)
+    for service in services():
+        if service["name"] == "accounts":
+            manage(service, ["rotate_signing_key"], env=service_env(service, "prod", env))
     base = start_services(supervisor, production=True, ports=ports, extra_env=env)
     start_workers(supervisor, broker=broker, production=True, extra_env=env)
     supergraph = LOG_DIR / f"{name}-supergraph.graphql"

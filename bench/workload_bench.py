@@ -307,9 +307,10 @@ def read_json(url: str) -> dict:
         return json.loads(error.read())
 
 
-def cache_counts(base: str) -> dict[tuple[str, str], float]:
+def cache_counts(base: str, token: str) -> dict[tuple[str, str], float]:
     """{(layer, result): count} from a service's /metrics (all kinds, all workers)."""
-    with urllib.request.urlopen(f"{base}/metrics/", timeout=10) as response:
+    request = urllib.request.Request(f"{base}/metrics/", headers={"X-Metrics-Token": token})
+    with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
     counts: dict[tuple[str, str], float] = defaultdict(float)
     for labels, value in re.findall(r"^cache_requests_total\{([^}]*)\} (\S+)$", text, re.M):
@@ -365,7 +366,7 @@ def main() -> int:
               f"{len(categories)} categories; {args.concurrency} shoppers (half signed in, a customer each; "
               f"the others anonymous with X-Cart-Id) for {args.duration:g} s through {url}")
         rc_before = read_json(f"{platform.gateway_base}/health")["responseCache"]
-        before = {name: cache_counts(base) for name, base in bases.items()}
+        before = {name: cache_counts(base, platform.env["METRICS_TOKEN"]) for name, base in bases.items()}
         results: dict[str, list[float]] = defaultdict(list)
         errors: Counter = Counter()
         mismatches: list[str] = []
@@ -378,7 +379,7 @@ def main() -> int:
 
         seconds = asyncio.run(everyone())
         rc_after = read_json(f"{platform.gateway_base}/health")["responseCache"]
-        after = {name: cache_counts(base) for name, base in bases.items()}
+        after = {name: cache_counts(base, platform.env["METRICS_TOKEN"]) for name, base in bases.items()}
         load_at_end = load_average()
 
         total = sum(len(v) for v in results.values())
