@@ -255,8 +255,18 @@ def start_production_platform(supervisor: Supervisor, *, broker: str, name: str,
     ensure_gateway_dependencies()
     bootstrap.setup(production=True)
     ports = {s["name"]: free_port() for s in services()}
+    # A private Redis for the caches, the gateway's response cache, the token registry and the metrics
+    # counters: on the shared 6379 another engineer's run (another catalog behind the same seeded ids
+    # and cache keys) would answer this run's misses, and its counters would add to this run's.
+    redis_port = free_port()
+    supervisor.start(f"{name}-redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no"], cwd=ROOT, env=dict(os.environ))
+    supervisor.wait_ready(lambda: port_open(redis_port), timeout=20, what="the bench's redis-server")
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {
         **production_env(),
+        "REDIS_URL": redis_url,
+        "AUTH_REGISTRY_REDIS_URL": redis_url,
         "KAFKA_BOOTSTRAP_SERVERS": broker,
         "ORDERS_CART_WAIT_SECONDS": "10",
         # As in tests/conftest.py: this run's accounts JWKS, behind one proxy, no registration limit.
@@ -283,7 +293,7 @@ def start_production_platform(supervisor: Supervisor, *, broker: str, name: str,
     supergraph = LOG_DIR / f"{name}-supergraph.graphql"
     compose_supergraph(graphql_urls(base), out=supergraph)
     gateway = start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph, name=name,
-                            extra_env=gateway_env)
+                            extra_env={"REDIS_URL": redis_url, "AUTH_REGISTRY_REDIS_URL": redis_url, **(gateway_env or {})})
     return ProductionPlatform(gateway + "/graphql", gateway, base, env)
 
 

@@ -84,6 +84,7 @@ TERMS = ["Classic", "Compact", "Premium", "Eco", "Ultra", "Smart", "Vintage", "P
 KINDS = ["list page", "detail", *WRITES]
 MAX_LINE = 99  # CART_MAX_LINE_QUANTITY
 MAX_LINES = 100  # CART_MAX_LINES
+GATEWAY_NAME = "bench-workload-gateway"
 TOKEN_SECONDS = 200  # sign in again before the 5-minute access token expires
 
 
@@ -323,6 +324,33 @@ def ratio(hits: float, misses: float) -> str:
     return f"{hits / (hits + misses):.3f} ({hits:.0f} hits / {misses:.0f} misses)" if hits + misses else "n/a"
 
 
+def cpu_seconds(supervisor: Supervisor, broker_pid: int | None) -> dict[str, float]:
+    """{process group: user+system CPU seconds} of every process the bench started, with children (the
+    gunicorn workers): per request it moves less with the machine's load than latency does."""
+    from _platform import children_of
+
+    tick = os.sysconf("SC_CLK_TCK")
+    groups: dict[str, float] = defaultdict(float)
+    service_names = {s["name"] for s in services()}
+    roots = {name: process.pid for name, process in supervisor.processes.items()}
+    if broker_pid:
+        roots["broker"] = broker_pid
+    for name, root in roots.items():
+        if name in service_names or name.endswith("-redis") or name == "broker":
+            group = "shared-redis" if name == f"{GATEWAY_NAME}-redis" else name  # caches, response cache, counters
+        elif name == GATEWAY_NAME:
+            group = "gateway"
+        else:
+            group = "workers"  # relays, consumers, expire_pending_orders
+        for pid in [root, *children_of(root)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            groups[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return groups
+
+
 def percentile(ordered: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
@@ -347,7 +375,7 @@ def main() -> int:
     try:
         started = time.monotonic()
         seed(args.products)
-        platform = start_production_platform(supervisor, broker=broker.bootstrap_servers, name="bench-workload-gateway")
+        platform = start_production_platform(supervisor, broker=broker.bootstrap_servers, name=GATEWAY_NAME)
         url = platform.gateway
         bases = {name: platform.services[name] for name in ("catalog", "cart")}
         print(f"platform up in {time.monotonic() - started:.0f} s (seed, migrations, services, workers, gateway)", flush=True)
@@ -365,8 +393,10 @@ def main() -> int:
         print(f"{len(catalog)} products ({len(readable)} active, {len(orderable)} of them in stock), "
               f"{len(categories)} categories; {args.concurrency} shoppers (half signed in, a customer each; "
               f"the others anonymous with X-Cart-Id) for {args.duration:g} s through {url}")
+        broker_pid = broker._process.pid if broker._process else None
         rc_before = read_json(f"{platform.gateway_base}/health")["responseCache"]
         before = {name: cache_counts(base, platform.env["METRICS_TOKEN"]) for name, base in bases.items()}
+        cpu_before = cpu_seconds(supervisor, broker_pid)
         results: dict[str, list[float]] = defaultdict(list)
         errors: Counter = Counter()
         mismatches: list[str] = []
@@ -379,6 +409,7 @@ def main() -> int:
 
         seconds = asyncio.run(everyone())
         rc_after = read_json(f"{platform.gateway_base}/health")["responseCache"]
+        cpu_after = cpu_seconds(supervisor, broker_pid)
         after = {name: cache_counts(base, platform.env["METRICS_TOKEN"]) for name, base in bases.items()}
         load_at_end = load_average()
 
@@ -413,6 +444,11 @@ def main() -> int:
                 print(f"{name} {layer} cache hit ratio over the run: "
                       f"{ratio(delta['hit'] + delta['coalesced'], delta['miss'])}"
                       + (f" ({delta['coalesced']:.0f} of the hits coalesced)" if delta["coalesced"] else ""))
+        cpu = {group: cpu_after[group] - cpu_before.get(group, 0.0) for group in cpu_after}
+        print(f"\nCPU per request (user+system, every process the bench started; the load generator excluded): "
+              f"{sum(cpu.values()) / total * 1000:.1f} ms — " + ", ".join(
+                  f"{group} {seconds / total * 1000:.1f}" for group, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])
+                  if seconds > 0))
         print(f"load average at the end: {load_at_end}")
 
         mismatches += [line for shopper in shoppers for line in shopper.check(gateway)]
