@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -86,6 +87,7 @@ MAX_LINE = 99  # CART_MAX_LINE_QUANTITY
 MAX_LINES = 100  # CART_MAX_LINES
 GATEWAY_NAME = "bench-workload-gateway"
 TOKEN_SECONDS = 200  # sign in again before the 5-minute access token expires
+IDLE_SECONDS = 2.0  # a keep-alive connection idle longer is opened afresh (the gateway closes idle ones)
 
 
 def seed(products: int) -> None:
@@ -273,19 +275,27 @@ class Shopper:
 async def run_shopper(shopper: Shopper, deadline: float, results: dict[str, list[float]], errors: Counter,
                       mismatches: list[str]) -> None:
     connections: dict[tuple, Connection] = {}
+    last_used: dict[tuple, float] = {}
     try:
         while time.perf_counter() < deadline:
             kind, body, headers = shopper.next_request()
             key = tuple(sorted(headers.items()))
             connection = connections.get(key)
+            if connection is not None and time.perf_counter() - last_used[key] > IDLE_SECONDS:
+                await close_quietly(connection)  # the gateway may be closing it: no write on a dying socket
             if connection is None:
                 connection = connections[key] = Connection(shopper.url, b"", headers)
             payload = json.dumps(body).encode()
             head = connection.request.split(b"Content-Length:")[0]
             connection.request = head + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
             started = time.perf_counter()
-            status, raw = await connection.send()
-            results[kind].append((time.perf_counter() - started) * 1000)
+            try:
+                status, raw = await connection.send()
+            except (OSError, asyncio.IncompleteReadError):
+                await close_quietly(connection)
+                status, raw = 599, b""  # counted as an error below, never retried (a write may have landed)
+            last_used[key] = time.perf_counter()
+            results[kind].append((last_used[key] - started) * 1000)
             try:
                 answer = json.loads(raw) if raw else {}
             except ValueError:
@@ -296,7 +306,13 @@ async def run_shopper(shopper: Shopper, deadline: float, results: dict[str, list
             shopper.observe(kind, body, answer, mismatches)
     finally:
         for connection in connections.values():
-            await connection.close()
+            await close_quietly(connection)
+
+
+async def close_quietly(connection: Connection) -> None:
+    with contextlib.suppress(OSError, asyncio.IncompleteReadError):  # the peer reset it first
+        await connection.close()
+    connection.reader = connection.writer = None
 
 
 def read_json(url: str) -> dict:
