@@ -357,7 +357,7 @@ def cpu_seconds(supervisor: Supervisor, broker_pid: int | None) -> dict[str, flo
         elif name == GATEWAY_NAME:
             group = "gateway"
         else:
-            group = "workers"  # relays, consumers, expire_pending_orders
+            group = name  # a worker: <service>-relay_outbox, -consume, orders-expire_pending_orders
         for pid in [root, *children_of(root)]:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -365,6 +365,34 @@ def cpu_seconds(supervisor: Supervisor, broker_pid: int | None) -> dict[str, flo
                 continue
             groups[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return groups
+
+
+def wait_for_quiet(supervisor: Supervisor, broker_pid: int | None, timeout: float, window: float = 3.0,
+                   busy: float = 0.15) -> float:
+    """Seconds until the workers are done with the seed's events (every consumer group, not just the
+    cart's: the orders consumer builds its product replica from the same 10,000 events): less than
+    `busy` CPU seconds per second, summed over the workers, during `window` seconds."""
+    started = time.monotonic()
+    service_names = {s["name"] for s in services()}
+
+    def workers_cpu() -> float:
+        return sum(seconds for group, seconds in cpu_seconds(supervisor, broker_pid).items()
+                   if group not in service_names and not group.endswith("redis") and group not in ("broker", "gateway"))
+
+    previous = workers_cpu()
+
+    def quiet() -> bool:
+        nonlocal previous
+        time.sleep(window)  # the measuring window of the predicate, not a wait for a state
+        now = workers_cpu()
+        rate, previous = (now - previous) / window, now
+        return rate < busy
+
+    try:
+        wait_until(quiet, timeout=timeout, interval=0.0, what="the workers to be idle")
+    except TimedOut:
+        print(f"the workers were still busy after {timeout:g} s: measuring anyway", flush=True)
+    return time.monotonic() - started
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -398,6 +426,9 @@ def main() -> int:
         catalog = catalog_products()
         waited = wait_for_read_model(platform.env["CART_REDIS_URL"], len(catalog), args.read_model_timeout)
         print(f"the cart's product read model holds all {len(catalog)} products {waited:.0f} s later", flush=True)
+        broker_pid = broker._process.pid if broker._process else None
+        quiet = wait_for_quiet(supervisor, broker_pid, args.read_model_timeout)
+        print(f"the workers were idle {quiet:.0f} s later (every consumer done with the seed's events)", flush=True)
         readable = [pid for pid, (active, _) in catalog.items() if active]
         orderable = {pid: stock for pid, (active, stock) in catalog.items() if active and stock > 0}
         categories = [c["id"] for c in post(url, "{ categories { id } }")["data"]["categories"]]
@@ -409,7 +440,6 @@ def main() -> int:
         print(f"{len(catalog)} products ({len(readable)} active, {len(orderable)} of them in stock), "
               f"{len(categories)} categories; {args.concurrency} shoppers (half signed in, a customer each; "
               f"the others anonymous with X-Cart-Id) for {args.duration:g} s through {url}")
-        broker_pid = broker._process.pid if broker._process else None
         rc_before = read_json(f"{platform.gateway_base}/health")["responseCache"]
         before = {name: cache_counts(base, platform.env["METRICS_TOKEN"]) for name, base in bases.items()}
         cpu_before = cpu_seconds(supervisor, broker_pid)
