@@ -367,31 +367,36 @@ def cpu_seconds(supervisor: Supervisor, broker_pid: int | None) -> dict[str, flo
     return groups
 
 
-def wait_for_quiet(supervisor: Supervisor, broker_pid: int | None, timeout: float, window: float = 3.0,
-                   busy: float = 0.15) -> float:
-    """Seconds until the workers are done with the seed's events (every consumer group, not just the
-    cart's: the orders consumer builds its product replica from the same 10,000 events): less than
-    `busy` CPU seconds per second, summed over the workers, during `window` seconds."""
+def committed(bases: dict[str, str], token: str, topic: str) -> dict[str, int]:
+    """{consumer group: committed offsets summed over the partitions of `topic`} from every service's
+    /metrics (events_consumer_committed_offset, which the consumers keep in the platform's Redis)."""
+    sums: dict[str, int] = defaultdict(int)
+    for base in bases.values():
+        request = urllib.request.Request(f"{base}/metrics/", headers={"X-Metrics-Token": token})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+        for labels, value in re.findall(r"^events_consumer_committed_offset\{([^}]*)\} (\S+)$", text, re.M):
+            fields = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+            if fields.get("topic") == topic:
+                sums[fields["group"]] += int(float(value))
+    return sums
+
+
+def wait_for_consumers(bases: dict[str, str], token: str, groups: set[str], topic: str, timeout: float) -> float:
+    """Seconds until every consumer group of `topic` has committed as far as the furthest one (the cart's
+    read model is complete by then): the orders and catalog consumers work through the same 10,000 seed
+    events, and a run measured before they are done would count that work as the workload's."""
     started = time.monotonic()
-    service_names = {s["name"] for s in services()}
 
-    def workers_cpu() -> float:
-        return sum(seconds for group, seconds in cpu_seconds(supervisor, broker_pid).items()
-                   if group not in service_names and not group.endswith("redis") and group not in ("broker", "gateway"))
-
-    previous = workers_cpu()
-
-    def quiet() -> bool:
-        nonlocal previous
-        time.sleep(window)  # the measuring window of the predicate, not a wait for a state
-        now = workers_cpu()
-        rate, previous = (now - previous) / window, now
-        return rate < busy
+    def caught_up() -> bool:
+        sums = committed(bases, token, topic)
+        return groups <= set(sums) and len(set(sums.values())) == 1
 
     try:
-        wait_until(quiet, timeout=timeout, interval=0.0, what="the workers to be idle")
+        wait_until(caught_up, timeout=timeout, interval=1.0, what=f"every consumer group of {topic}")
     except TimedOut:
-        print(f"the workers were still busy after {timeout:g} s: measuring anyway", flush=True)
+        print(f"the consumers of {topic} had not caught up after {timeout:g} s ({dict(committed(bases, token, topic))}):"
+              " measuring anyway", flush=True)
     return time.monotonic() - started
 
 
@@ -427,8 +432,12 @@ def main() -> int:
         waited = wait_for_read_model(platform.env["CART_REDIS_URL"], len(catalog), args.read_model_timeout)
         print(f"the cart's product read model holds all {len(catalog)} products {waited:.0f} s later", flush=True)
         broker_pid = broker._process.pid if broker._process else None
-        quiet = wait_for_quiet(supervisor, broker_pid, args.read_model_timeout)
-        print(f"the workers were idle {quiet:.0f} s later (every consumer done with the seed's events)", flush=True)
+        groups = {s["name"] for s in services() if "consume" in s.get("workers", [])}
+        caught_up = wait_for_consumers(platform.services, platform.env["METRICS_TOKEN"], groups, "catalog.product",
+                                       args.read_model_timeout)
+        print(f"every consumer group ({', '.join(sorted(groups))}) committed as far on catalog.product "
+              f"{caught_up:.0f} s later: {dict(committed(platform.services, platform.env['METRICS_TOKEN'], 'catalog.product'))}",
+              flush=True)
         readable = [pid for pid, (active, _) in catalog.items() if active]
         orderable = {pid: stock for pid, (active, stock) in catalog.items() if active and stock > 0}
         categories = [c["id"] for c in post(url, "{ categories { id } }")["data"]["categories"]]
