@@ -3,7 +3,6 @@ from accounts.schema import context_for, schema
 from accounts.views import jwks_view
 from common.graphql.ariadne_view import ariadne_view
 from common.health import database_check, health_view
-from common.metrics_access import metrics_protected
 from common.observability.metrics import metrics_view
 from django.conf import settings
 from django.contrib import admin
@@ -17,5 +16,5 @@ urlpatterns = [
     ),
     path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("health/", health_view("accounts", {"database": database_check(), "redis": redis_check})),
-    path("metrics/", metrics_protected(metrics_view)),
+    path("metrics/", metrics_view),
 ]

@@ -7,6 +7,7 @@ from common.cache.client import REDIS_ERRORS
 from common.cache.keys import key_prefix
 from common.cache.metrics import CONTENT_TYPE, cache_metric_lines
 from common.events.redis_outbox import stream_backlog_lines
+from common.metrics_access import metrics_protected
 from common.observability.metrics import counter_lines, lag_lines
 from django.http import HttpRequest, HttpResponse
 from redis.exceptions import RedisError
@@ -14,6 +15,7 @@ from redis.exceptions import RedisError
 from cart import store
 
 
+@metrics_protected  # the same access rule as every service (common.metrics_access)
 def metrics_view(request: HttpRequest) -> HttpResponse:
     service = key_prefix()
     try:

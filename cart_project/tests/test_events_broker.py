@@ -21,7 +21,6 @@ from common.events.redis_outbox import RedisOutboxRelay
 from common.testing.polling import wait_until
 from common.testing.threads import Background
 from django.db import connection
-from django.test import Client
 
 from tests.conftest import product_event
 from tests.test_checkout import order_placed
@@ -152,7 +151,7 @@ def test_worker_processes_carry_a_mutation_to_kafka_and_stop_on_sigterm(events_s
 
 
 def test_broker_down_the_events_wait_in_redis_and_are_published_once_it_is_back(events_settings, kafka_broker,
-                                                                                 topic_reader, product):
+                                                                                 topic_reader, product, read_metrics):
     lamp = product(stock_quantity=100)
     background = Background(relay())
     try:
@@ -163,7 +162,7 @@ def test_broker_down_the_events_wait_in_redis_and_are_published_once_it_is_back(
         wait_until(lambda: background.worker.stats.failures > 0, timeout=30, what="the relay to notice the outage")
         assert store.client().xlen(store.outbox_stream()) == 3  # kept until a broker acknowledges them
         # ... and /metrics/ says so while the relay runs and fails (the alert's input, docs/operations.md)
-        metrics = Client().get("/metrics/").content.decode()
+        metrics = read_metrics()
         assert 'events_outbox_pending{service="cart"} 3' in metrics
         age = re.search(r'^events_outbox_oldest_pending_seconds\{service="cart"\} (\S+)$', metrics, re.M)
         assert age and float(age.group(1)) > 0
@@ -171,7 +170,7 @@ def test_broker_down_the_events_wait_in_redis_and_are_published_once_it_is_back(
         reader = topic_reader("cart.cart")
         records = reader.read_until(lambda rs: len(of_carts(rs, {cart.id})) >= 3, timeout=60, what="the 3 events")
         wait_until(lambda: store.client().xlen(store.outbox_stream()) == 0, what="the stream trimmed")
-        assert 'events_outbox_pending{service="cart"} 0' in Client().get("/metrics/").content.decode()
+        assert 'events_outbox_pending{service="cart"} 0' in read_metrics()
     finally:
         if not kafka_broker.running:
             kafka_broker.start()

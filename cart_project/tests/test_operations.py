@@ -74,10 +74,10 @@ def test_no_cart_data_in_sql():
     assert not [table for table in tables if table.startswith("cart_")]
 
 
-def test_metrics_show_the_outbox_stream_backlog(gql, product):
+def test_metrics_show_the_outbox_stream_backlog(gql, product, read_metrics):
     lamp = product()
     gql.data(ADD, {"p": lamp, "q": 1})
     gql.data(ADD, {"p": lamp, "q": 1})
-    body = Client().get("/metrics/").content.decode()
+    body = read_metrics()
     assert 'events_outbox_pending{service="cart"} 2' in body
     assert "# TYPE events_relay_published_total counter" in body and "# TYPE events_consumer_lag gauge" in body

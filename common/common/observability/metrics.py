@@ -26,6 +26,7 @@ from common.cache.client import REDIS_ERRORS, redis_client
 from common.cache.keys import key_prefix
 from common.cache.metrics import CONTENT_TYPE, cache_metric_lines
 from common.cache.stats import STATS_TTL_SECONDS, Counters
+from common.metrics_access import metrics_protected
 
 
 def events_key() -> str:
@@ -159,5 +160,6 @@ def metric_lines() -> list[str]:
     return [*cache_metric_lines(), *outbox_lines(service), *counter_lines(service), *lag_lines(service)]
 
 
+@metrics_protected  # every service's /metrics/ follows common.metrics_access, none can forget it
 def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("\n".join(metric_lines()) + "\n", content_type=CONTENT_TYPE)

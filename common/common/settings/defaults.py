@@ -97,7 +97,7 @@ CACHE_DATA_TTL = env_int("CACHE_DATA_TTL", 300)
 # requests without credentials).
 CACHE_RESULT_ENABLED = env_bool("CACHE_RESULT_ENABLED", True)
 
-# `/metrics/` needs `Authorization: Bearer <METRICS_TOKEN>`; without a token it is open only with DEBUG
+# `/metrics/` needs `X-Metrics-Token: <METRICS_TOKEN>`; without a token it is open only with DEBUG
 # (common.metrics_access).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 

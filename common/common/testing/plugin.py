@@ -4,6 +4,8 @@ Fixtures (Django ones resolve only in Django suites; the plugin itself imports n
   graphql_client   GraphQLTestClient over pytest-django's `client`, POSTing to /graphql/
   recorded_events  OutboxLog: the outbox rows the test wrote (needs the database)
   stub_server      factory: stub_server(handle) -> StubServer, closed at teardown
+  read_metrics     read_metrics(client=None) -> the /metrics/ text, scraped with a test METRICS_TOKEN (the way
+                   Prometheus does: X-Metrics-Token); asserts 200
   private_redis    a redis-server of the test's own on a free port (common.cache.testing.PrivateRedisServer),
                    to stop and start; skips when redis-server is not installed. The shared Redis is never touched.
 """
@@ -52,3 +54,21 @@ def private_redis() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+METRICS_TEST_TOKEN = "test-metrics-token"  # noqa: S105 - a test token, not a secret
+
+
+@pytest.fixture
+def read_metrics(settings: Any) -> Callable[..., str]:
+    """/metrics/ is behind METRICS_TOKEN outside DEBUG (common.metrics_access): scrape it as Prometheus would."""
+    from django.test import Client
+
+    settings.METRICS_TOKEN = METRICS_TEST_TOKEN
+
+    def read(client: Any = None) -> str:
+        response = (client or Client()).get("/metrics/", HTTP_X_METRICS_TOKEN=METRICS_TEST_TOKEN)
+        assert response.status_code == 200, response.status_code
+        return response.content.decode()
+
+    return read
