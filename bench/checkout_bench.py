@@ -99,7 +99,8 @@ def start_platform(supervisor: Supervisor, broker: object) -> tuple[str, str]:
     env = {
         **production_env(),
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "ORDERS_CART_WAIT_SECONDS": "10",
+        # Below the gateway's 10 s subgraph timeout (orders.E001), so a late cart is orders' CONFLICT, not a 504.
+        "ORDERS_CART_WAIT_SECONDS": "5",
         # As in tests/conftest.py: this run's accounts JWKS, behind one proxy, no registration limit.
         "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
         "ACCOUNTS_TRUSTED_PROXY_COUNT": "1",
