@@ -336,6 +336,9 @@ def main() -> int:
             print(f"  (all processes busy {sum(level.cpu.values()) / level.seconds * 100:.0f} % of one core over the level; "
                   f"at rest {idle * 100:.0f} %, i.e. {idle * level.seconds * 1000 / max(1, level.confirmed):.1f} ms per "
                   f"confirmed checkout of this level is the fixed cost)")
+            print("  at rest, % of one core: " + ", ".join(
+                f"{group} {rate * 100:.1f}" for group, rate in sorted(level.idle_cpu.items(), key=lambda item: -item[1])
+                if rate >= 0.001))
             marginal = {group: max(0.0, seconds - level.idle_cpu.get(group, 0.0) * level.seconds)
                         for group, seconds in level.cpu.items()}
             print("\n".join(report(marginal, level.confirmed, what="confirmed checkout above rest", cores=cores)), flush=True)
