@@ -105,8 +105,9 @@ class Platform:
         redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.env = {"REDIS_URL": redis_url, "AUTH_REGISTRY_REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
                     "ACCOUNTS_TRUSTED_PROXY_COUNT": "1", "ACCOUNTS_REGISTRATIONS_PER_IP": "100000",
-                    # placeOrder waits this long for the cart line the client just added (loaded machine)
-                    "ORDERS_CART_WAIT_SECONDS": "10",
+                    # placeOrder waits this long for the cart line the client just added (loaded machine);
+                    # below the gateway's 10 s subgraph timeout, or orders.E001 stops `migrate`
+                    "ORDERS_CART_WAIT_SECONDS": "5",
                     "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.broker_port}"}
         os.environ.update({k: v for k, v in self.env.items() if k != "LOG_LEVEL"})  # Node reads LOG_LEVEL too
         self.drop_databases()
@@ -268,7 +269,7 @@ def start_production_platform(supervisor: Supervisor, *, broker: str, name: str,
         "REDIS_URL": redis_url,
         "AUTH_REGISTRY_REDIS_URL": redis_url,
         "KAFKA_BOOTSTRAP_SERVERS": broker,
-        "ORDERS_CART_WAIT_SECONDS": "10",
+        "ORDERS_CART_WAIT_SECONDS": "5",  # below the gateway's 10 s subgraph timeout (orders.E001)
         # As in tests/conftest.py: this run's accounts JWKS, behind one proxy, no registration limit.
         "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
         "ACCOUNTS_TRUSTED_PROXY_COUNT": "1",

@@ -12,6 +12,12 @@ event the cart service would publish. Printed per level: confirmed checkouts/s, 
 placement -> CONFIRMED as the client saw it (polling `order` every --poll-ms, 50 ms) and as the orders
 database recorded it (history timestamps), and the oversell count (units confirmed beyond the
 stock, must be 0), with the machine's load average. The load generator shares the 2 cores.
+
+Also per level: CPU ms per confirmed checkout of every process of the platform (bench/_cpu.py:
+gunicorn services, workers, gateway, broker, PostgreSQL backends, Redis, the load generator), the
+CPU ceiling that implies on the machine's cores, and the latency of each hop of the saga from the
+databases' timestamps (order row, outbox occurred/sent, the catalog's processed event and reply,
+the orders history) and the client's clock.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _cpu import CpuMeter, report  # noqa: E402
 from _platform import SyncGateway, start_production_platform  # noqa: E402 - services, workers, gateway as `up` starts them
 
 import devtools.services as discovery  # noqa: E402
@@ -53,6 +59,12 @@ class Level:
     server_ms: list[float] = field(default_factory=list)
     errors: int = 0
     final_stock: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+    idle_cpu: dict[str, float] = field(default_factory=dict)  # CPU s per s of the platform at rest
+    requests: int = 0  # GraphQL requests sent by the clients during the level
+    # order id -> client wall-clock times: placeOrder sent, returned, settled status seen
+    client_times: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    hops: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def confirmed(self) -> int:
@@ -79,10 +91,12 @@ def start_platform(supervisor: Supervisor, broker: object) -> tuple[str, str]:
 
 
 class Client:
-    def __init__(self, http: object, url: str, token: str) -> None:
-        self.http, self.url, self.headers = http, url, {"Authorization": f"Bearer {token}"}
+    def __init__(self, http: object, url: str, token: str, level: Level | None = None) -> None:
+        self.http, self.url, self.headers, self.level = http, url, {"Authorization": f"Bearer {token}"}, level
 
     async def call(self, query: str, variables: dict | None = None) -> dict:
+        if self.level is not None:
+            self.level.requests += 1
         response = await self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=self.headers)
         body = response.json()
         if body.get("errors"):
@@ -91,7 +105,7 @@ class Client:
 
 
 async def run_level(url: str, kafka: str, users: list[dict], manager_token: str, level: Level, use_cart: bool,
-                    poll_seconds: float) -> None:
+                    poll_seconds: float, meter: CpuMeter) -> None:
     import httpx
     from shopping import ORDER, PLACE, Carts, OrdersDatabase, create_product, stock_of
 
@@ -108,7 +122,7 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
 
         async def shopper(user: dict) -> None:
             nonlocal remaining
-            client = Client(http, url, user["token"])
+            client = Client(http, url, user["token"], level)
             while remaining > 0:
                 remaining -= 1
                 try:
@@ -116,9 +130,10 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
                         version = (await client.call(ADD_TO_CART, {"id": product_id}))["addToCart"]["version"]
                     else:
                         version = carts.put(user["id"], {product_id: 1})
-                    placed = time.perf_counter()
+                    placed, sent_wall = time.perf_counter(), time.time()
                     order = (await client.call(PLACE, {"key": uuid.uuid4().hex, "address": _ADDRESS,
                                                        "version": version}))["placeOrder"]["order"]
+                    returned_wall = time.time()
                     placed_ids.append(order["id"])
                     level.place_ms.append((time.perf_counter() - placed) * 1000)
                     status = order["status"]
@@ -126,6 +141,7 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
                         await asyncio.sleep(poll_seconds)
                         status = (await client.call(ORDER, {"id": order["id"]}))["order"]["status"]
                     level.client_ms.append((time.perf_counter() - placed) * 1000)
+                    level.client_times[order["id"]] = (sent_wall, returned_wall, time.time())
                     level.outcomes[status] = level.outcomes.get(status, 0) + 1
                     if use_cart:
                         # Start the next checkout from an empty cart (a rejected order leaves its line;
@@ -149,9 +165,17 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
                     if time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.2)
+        # The platform's CPU at rest (consumers' fetch waits, relays' polls): the fixed cost per second.
+        idle_before, idle_started = meter.snapshot(), time.perf_counter()
+        await asyncio.sleep(IDLE_SECONDS)
+        idle_after = meter.snapshot()
+        level.idle_cpu = {group: seconds / (time.perf_counter() - idle_started)
+                          for group, seconds in meter.delta(idle_before, idle_after).items()}
+        cpu_before = meter.snapshot()
         started = time.perf_counter()
         await asyncio.gather(*(shopper(user) for user in users[: level.concurrency]))
         level.seconds = time.perf_counter() - started
+        level.cpu = meter.delta(cpu_before, meter.snapshot())
     level.final_stock = stock_of(sync_gateway, manager_token, product_id)
     rows = orders_db.connection.execute(
         "SELECT extract(epoch FROM (e.at - o.created_at)) * 1000 FROM orders_order o JOIN orders_orderevent e "
@@ -160,10 +184,57 @@ async def run_level(url: str, kafka: str, users: list[dict], manager_token: str,
     level.confirmed_units = orders_db.connection.execute(
         "SELECT coalesce(sum(l.quantity), 0) FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id "
         "WHERE o.id = ANY(%s::uuid[]) AND o.status = 'CONFIRMED'", [placed_ids]).fetchone()[0]
+    level.hops = saga_hops(orders_db.connection, level.client_times)
     orders_db.close()
     if carts:
         carts.close()
     sync_gateway.close()
+
+
+IDLE_SECONDS = 5.0
+
+HOPS = [
+    ("placeOrder sent -> order row (gateway, auth, cart wait)", "sent", "created"),
+    ("order row -> response at the client", "created", "returned"),
+    ("order row -> placed published (orders relay)", "created", "placed_sent"),
+    ("placed published -> catalog reserved (catalog consumer)", "placed_sent", "catalog_applied"),
+    ("catalog reserved -> reply published (catalog relay)", "catalog_applied", "reply_sent"),
+    ("reply published -> order settled (orders consumer)", "reply_sent", "settled"),
+    ("order settled -> client saw it (status poll)", "settled", "seen"),
+]
+
+
+def saga_hops(orders: object, client_times: dict[str, tuple[float, float, float]]) -> dict[str, list[float]]:
+    """Milliseconds per hop of each settled checkout, from the databases' timestamps and the client's clock."""
+    import psycopg
+
+    ids = list(client_times)
+    times: dict[str, dict[str, float]] = {
+        order_id: {"sent": sent, "returned": returned, "seen": seen} for order_id, (sent, returned, seen) in client_times.items()}
+    rows = orders.execute(
+        "SELECT o.id::text, extract(epoch FROM o.created_at), extract(epoch FROM e.at), extract(epoch FROM x.sent_at), "
+        "x.event_id::text FROM orders_order o JOIN orders_orderevent e ON e.order_id = o.id AND e.from_status = 'PENDING' "
+        "JOIN events_outboxevent x ON x.aggregate_id = o.id::text AND x.event_type = 'orders.order.placed' "
+        "WHERE o.id = ANY(%s::uuid[])", [ids]).fetchall()
+    placed_events = {}
+    for order_id, created, settled, placed_sent, event_id in rows:
+        times[order_id].update(created=float(created), settled=float(settled), placed_sent=float(placed_sent or "nan"))
+        placed_events[event_id] = order_id
+    catalog_name = "catalog" + os.environ.get("DATABASE_NAME_SUFFIX", "")
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{catalog_name}", autocommit=True) as catalog:
+        for event_id, applied in catalog.execute(
+                "SELECT event_id::text, extract(epoch FROM min(processed_at)) FROM events_processedevent "
+                "WHERE event_id = ANY(%s::uuid[]) GROUP BY event_id", [list(placed_events)]).fetchall():
+            times[placed_events[event_id]]["catalog_applied"] = float(applied)
+        for order_id, sent in catalog.execute(
+                "SELECT payload->>'order_id', extract(epoch FROM min(sent_at)) FROM events_outboxevent "
+                "WHERE event_type IN ('catalog.stock.reserved', 'catalog.stock.rejected') AND payload->>'order_id' = ANY(%s) "
+                "GROUP BY 1", [ids]).fetchall():
+            times[order_id]["reply_sent"] = float(sent or "nan")
+    hops: dict[str, list[float]] = {}
+    for label, start, end in HOPS:
+        hops[label] = [(t[end] - t[start]) * 1000 for t in times.values() if start in t and end in t]
+    return hops
 
 
 _ADDRESS = {"name": "Bench Shopper", "line1": "1 Load St", "city": "Berlin", "postalCode": "10115", "country": "DE"}
@@ -181,6 +252,7 @@ def main() -> int:
 
     supervisor = Supervisor()
     broker = TansuBroker().start()
+    cores = os.cpu_count() or 2
     levels = [Level(c, n, stock=int(n * 0.8)) for c, n in zip(args.concurrency, args.checkouts, strict=True)]
     try:
         url, kafka = start_platform(supervisor, broker)
@@ -189,8 +261,11 @@ def main() -> int:
         users = [new_customer(gateway) for _ in range(max(args.concurrency))]
         use_cart = any(s["name"] == "cart" for s in discovery.services())
         print(f"{len(users)} customers; cart lines via {'addToCart' if use_cart else 'cart.cart events'}", flush=True)
+        meter = CpuMeter({**{name: process.pid for name, process in supervisor.processes.items()},
+                          "broker": broker._process.pid, "load generator": os.getpid()},
+                         database_suffix=os.environ["DATABASE_NAME_SUFFIX"])
         for level in levels:
-            asyncio.run(run_level(url, kafka, users, manager_token, level, use_cart, args.poll_ms / 1000))
+            asyncio.run(run_level(url, kafka, users, manager_token, level, use_cart, args.poll_ms / 1000, meter))
             load = os.getloadavg()
             print(f"c={level.concurrency:<3} checkouts={level.checkouts} stock={level.stock} in {level.seconds:.1f}s: "
                   f"{level.confirmed / level.seconds:.1f} confirmed/s, {sum(level.outcomes.values()) / level.seconds:.1f} "
@@ -202,6 +277,23 @@ def main() -> int:
                   f"{level.confirmed_units} units confirmed, final stock {level.final_stock}, oversold {level.oversold} | "
                   f"load {load[0]:.1f} {load[1]:.1f}",
                   flush=True)
+            print(f"  {level.requests / max(1, level.confirmed):.1f} GraphQL requests per confirmed checkout "
+                  f"({level.requests} in all)")
+            print("\n".join(report(level.cpu, level.confirmed, cores=cores)), flush=True)
+            idle = sum(level.idle_cpu.values())
+            print(f"  (all processes busy {sum(level.cpu.values()) / level.seconds * 100:.0f} % of one core over the level; "
+                  f"at rest {idle * 100:.0f} %, i.e. {idle * level.seconds * 1000 / max(1, level.confirmed):.1f} ms per "
+                  f"confirmed checkout of this level is the fixed cost)")
+            print("  at rest, % of one core: " + ", ".join(
+                f"{group} {rate * 100:.1f}" for group, rate in sorted(level.idle_cpu.items(), key=lambda item: -item[1])
+                if rate >= 0.001))
+            marginal = {group: max(0.0, seconds - level.idle_cpu.get(group, 0.0) * level.seconds)
+                        for group, seconds in level.cpu.items()}
+            print("\n".join(report(marginal, level.confirmed, what="confirmed checkout above rest", cores=cores)), flush=True)
+            print("  saga hops p50/p95 ms:")
+            for label, values in level.hops.items():
+                print(f"    {label:<58} {percentile(values, 50):7.1f} {percentile(values, 95):7.1f}  (n={len(values)})")
+            print(flush=True)
         gateway.close()
     finally:
         supervisor.stop()

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from orders import events, payments
+from orders import cart_wait, events, payments
 from orders.lock_objects import lock_checkout, lock_order
 from orders.models import CartReplica, Order, OrderEvent, OrderLine, OrderStatus, ProductReplica
 from orders.state import Action, Role, transition_for
@@ -77,22 +77,28 @@ def wait_for_cart(user_id: uuid.UUID, cart_version: int | None) -> CartReplica |
     """The caller's cart from the replica; with `cart_version`, once the replica has caught up with it.
 
     The replica is fed by cart.cart.* events: a line added just before checkout may still be on
-    its way. Waiting (bounded) for the version the client saw means it is never lost.
+    its way. Waiting (bounded) for the version the client saw means it is never lost. The wait
+    wakes on the consumer's commit (orders/cart_wait.py, LISTEN/NOTIFY) and re-reads the replica
+    every ORDERS_CART_POLL_SECONDS in any case.
     """
     cart = _user_cart(user_id)
-    if cart_version is None:
-        return cart
+    if cart_version is None or (cart is not None and cart.version >= cart_version):
+        return cart  # the usual case: the replica is already there, no listener involved
     deadline = time.monotonic() + settings.ORDERS_CART_WAIT_SECONDS
-    while cart is None or cart.version < cart_version:
-        if time.monotonic() > deadline:
-            raise Conflict(
-                "The cart is still being updated; try again in a moment.",
-                cart_version=cart_version,
-                known_version=cart.version if cart else None,
-                retry=True,
-            )
-        time.sleep(0.05)
-        cart = _user_cart(user_id)
+    with cart_wait.listener.waiting_for(user_id) as changed:
+        cart = _user_cart(user_id)  # read again once registered: any later commit sets `changed`
+        while cart is None or cart.version < cart_version:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Conflict(
+                    "The cart is still being updated; try again in a moment.",
+                    cart_version=cart_version,
+                    known_version=cart.version if cart else None,
+                    retry=True,
+                )
+            changed.wait(min(remaining, settings.ORDERS_CART_POLL_SECONDS))
+            changed.clear()  # before the read: a commit after it sets the event again
+            cart = _user_cart(user_id)
     return cart
 
 

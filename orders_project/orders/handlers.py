@@ -18,7 +18,7 @@ from common.events.envelope import Envelope
 from common.events.handlers import handles
 from django.utils.dateparse import parse_datetime
 
-from orders import commands, events
+from orders import cart_wait, commands, events
 from orders.models import CartReplica, OrderStatus, OrderSummary, ProductReplica
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def replicate_cart(event: Envelope) -> None:
     cart_id = str(payload.get("cart_id") or event.aggregate_id)
     if not CartReplica.objects.filter(pk=cart_id, version__lt=version).update(**state):
         CartReplica.objects.get_or_create(cart_id=cart_id, defaults=state)
+    if state["user_id"] is not None:
+        cart_wait.notify_cart_changed(state["user_id"])  # delivered at commit: wakes a waiting placeOrder
 
 
 # --- saga replies from the catalog ---------------------------------------------------------------

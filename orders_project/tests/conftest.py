@@ -8,7 +8,7 @@ Tokens come from `common.auth.pytest_plugin` (pytest.ini); the broker fixtures f
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -127,6 +127,15 @@ class Shop:
             "updated_at": timezone.now().isoformat(),
         })
         return version
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_cart_listener(django_db_setup: None) -> Iterator[None]:
+    """placeOrder's LISTEN connection (orders/cart_wait.py) must be gone before the test database is dropped."""
+    yield
+    from orders.cart_wait import listener
+
+    listener.stop()
 
 
 @pytest.fixture

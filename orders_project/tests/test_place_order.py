@@ -4,6 +4,7 @@ clean errors with nothing written, idempotency keys (also under concurrent retri
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -170,6 +171,26 @@ def test_placement_waits_for_the_cart_version_the_client_saw(customer, shop, set
     finally:
         timer.join()
     assert order.cart_version == version + 1 and order.lines.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cart_wait_wakes_on_the_consumers_commit_not_on_its_poll(customer, shop, settings):
+    """The replica's NOTIFY (delivered at the handler's commit) ends the wait, long before the re-read poll."""
+    lamp, bulb = shop.product(), shop.product()
+    version = shop.cart(customer.user_id, {lamp: 1})
+    settings.ORDERS_CART_WAIT_SECONDS = 8
+    settings.ORDERS_CART_POLL_SECONDS = 6  # a poll alone would end the wait only after 6 s
+    started = time.monotonic()
+    timer = threading.Timer(0.3, lambda: (shop.cart(customer.user_id, {lamp: 1, bulb: 1}), connection.close()))
+    timer.start()
+    try:
+        order = commands.place_order(
+            user_id=customer.user_id, idempotency_key="k", shipping_address=_address(), cart_version=version + 1
+        )
+    finally:
+        timer.join()
+    assert order.cart_version == version + 1 and order.lines.count() == 2
+    assert time.monotonic() - started < 3, "the placement waited for its poll, not for the notification"
 
 
 def test_a_cart_version_that_never_arrives_is_a_conflict_to_retry(customer, shop, settings):

@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     # How long a session/user/jti check may be reused in-process. Capped at 1 s by design:
     # an ended session or a deactivated user must be rejected everywhere within a second.
     "AUTH_STATE_CACHE_SECONDS": lambda: float(env_str("AUTH_STATE_CACHE_SECONDS", "0.5")),
+    # A verified token's signature and claims are reused for this long per process (0 = off); expiry,
+    # the JWKS kid and the session state are still checked on every request (common/auth/tokens.py).
+    "AUTH_VERIFIED_TOKEN_CACHE_SECONDS": lambda: float(env_str("AUTH_VERIFIED_TOKEN_CACHE_SECONDS", "60")),
     # JWKS: refetched after this age, and at most this often when an unknown kid shows up.
     "AUTH_JWKS_MAX_AGE_SECONDS": lambda: env_int("AUTH_JWKS_MAX_AGE_SECONDS", 300),
     "AUTH_JWKS_MIN_REFRESH_SECONDS": lambda: env_int("AUTH_JWKS_MIN_REFRESH_SECONDS", 10),

@@ -49,15 +49,17 @@ def accounts_stub(auth_signing_key: KeyPair) -> Iterator[AccountsStub]:
 @pytest.fixture
 def tokens(accounts_stub: AccountsStub, auth_signing_key: KeyPair) -> Iterator[TokenMinter]:
     from common.auth.jwks import reset_jwks_client
-    from common.auth.tokens import clear_state_cache
+    from common.auth.tokens import clear_state_cache, clear_verified_cache
 
     accounts_stub.jwks_keys = [auth_signing_key.jwk()]
     accounts_stub.jwks_down = False
     accounts_stub.accounts.clear()
     reset_jwks_client()
     clear_state_cache()
+    clear_verified_cache()
     yield accounts_stub.minter
     clear_state_cache()
+    clear_verified_cache()
 
 
 @pytest.fixture

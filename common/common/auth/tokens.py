@@ -5,6 +5,9 @@
 2. Signature with that key (PyJWT, algorithms pinned to RS256).
 3. Claims: `exp`/`nbf`/`iat` with a small leeway, `iss` and `aud` equal to the settings,
    `typ == "access"` and every claim of the contract present and well-formed.
+   A verified token is remembered per process for AUTH_VERIFIED_TOKEN_CACHE_SECONDS (60 s, 0 = off):
+   a repeat skips the signature and claim parsing, not the expiry, the kid's presence in the JWKS,
+   or step 4.
 4. State, in the shared Redis registry (one round trip): the session is alive, the user is
    active, the jti is not revoked. The answer is reused in-process for at most
    AUTH_STATE_CACHE_SECONDS (≤ 1 s), so a logout or deactivation is seen everywhere within a second.
@@ -75,6 +78,28 @@ def verify_access_token(token: str, *, check_state: bool = True) -> AccessClaims
 def _decode(token: str) -> AccessClaims:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken(INVALID, "empty or oversized token")
+    ttl = float(auth_setting("AUTH_VERIFIED_TOKEN_CACHE_SECONDS"))
+    if ttl <= 0:
+        return _verify(token)[0]
+    leeway = int(auth_setting("AUTH_LEEWAY_SECONDS"))
+    key = (token, auth_setting("AUTH_ISSUER"), auth_setting("AUTH_AUDIENCE"), leeway)
+    cached = _verified.get(key)
+    # A hit skips only the RSA signature and the claim parsing: expiry is checked against the clock
+    # every time, the kid must still be in the JWKS (a withdrawn key stops its tokens as before),
+    # and the caller still asks the session registry.
+    if cached is not None:
+        claims, kid, public_key = cached
+        if time.time() > claims.expires_at + leeway:
+            raise InvalidToken(EXPIRED, "expired")
+        if get_jwks_client().get_key(kid) is public_key:  # the same published key object, not only the kid
+            return claims
+    verified = _verify(token)
+    _verified.put(key, verified, ttl)
+    return verified[0]
+
+
+def _verify(token: str) -> tuple[AccessClaims, str, Any]:
+    """Signature and claims, the full check; returns the claims, the kid and the key that verified them."""
     header = _unverified_header(token)
     if header.get("alg") != ALGORITHM:
         raise InvalidToken(INVALID, f"algorithm {header.get('alg')!r} not accepted")
@@ -100,7 +125,46 @@ def _decode(token: str) -> AccessClaims:
         raise InvalidToken(EXPIRED, "expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(INVALID, f"{exc.__class__.__name__}: {exc}") from exc
-    return _claims(payload)
+    return _claims(payload), kid, key
+
+
+class _VerifiedTokens:
+    """Token text (+ issuer, audience, leeway) -> verified claims, per process, for a minute at most.
+
+    Verifying RS256 and parsing the claims is the largest part of a token check (bench/auth_verify.py);
+    a client sends the same token on every request until it refreshes it. Only successes are kept."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Any, ...], tuple[float, tuple[AccessClaims, str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[AccessClaims, str, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[Any, ...], value: tuple[AccessClaims, str, Any], ttl: float) -> None:
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[key] = (time.monotonic() + ttl, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_verified = _VerifiedTokens()
+
+
+def clear_verified_cache() -> None:
+    _verified.clear()
 
 
 def _unverified_header(token: str) -> dict[str, Any]:

@@ -41,6 +41,12 @@ ORDERS_PENDING_TIMEOUT_SECONDS = env_int("ORDERS_PENDING_TIMEOUT_SECONDS", 60)
 ORDERS_EXPIRY_INTERVAL_SECONDS = env_int("ORDERS_EXPIRY_INTERVAL_SECONDS", 5)
 # placeOrder(cartVersion: N) waits at most this long for the cart replica to reach version N.
 ORDERS_CART_WAIT_SECONDS = float(env_str("ORDERS_CART_WAIT_SECONDS", "3"))
+# The gateway's subgraph timeout (the same variable the gateway reads, docs/gateway.md; 0 = none): the
+# cart wait must stay below it, checked by orders.E001 (orders/checks.py).
+GATEWAY_SUBGRAPH_TIMEOUT_MS = env_int("GATEWAY_SUBGRAPH_TIMEOUT_MS", 10_000)
+# While waiting it wakes on the consumer's NOTIFY (orders/cart_wait.py); it re-reads the replica at
+# least this often anyway (a missed notification, the listener reconnecting).
+ORDERS_CART_POLL_SECONDS = float(env_str("ORDERS_CART_POLL_SECONDS", "0.25"))
 # Currencies an order may be placed in (one per order).
 ORDERS_CURRENCIES = env_list("ORDERS_CURRENCIES", ["USD"])
 # Units of one product per order line, and lines per order.
