@@ -11,6 +11,7 @@ Keys (all under CART_REDIS_PREFIX):
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -22,18 +23,24 @@ from django.conf import settings
 T = TypeVar("T")
 
 _clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
 
 
 def client() -> redis.Redis:
-    """The cart Redis client for CART_REDIS_URL (a pool shared by the process's threads)."""
+    """The cart Redis client for CART_REDIS_URL (a pool shared by the process's threads).
+
+    Made under a lock: two threads racing on a worker's first requests would otherwise each build a
+    client, and the one dropped closes its pool when collected (redis-py's auto_close_connection_pool)."""
     url = settings.CART_REDIS_URL
     found = _clients.get(url)
     if found is None:
-        timeout = settings.CART_REDIS_SOCKET_TIMEOUT
-        found = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30, decode_responses=True
-        )
-        _clients[url] = found
+        with _clients_lock:
+            found = _clients.get(url)
+            if found is None:
+                timeout = settings.CART_REDIS_SOCKET_TIMEOUT
+                found = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                             health_check_interval=30, decode_responses=True)
+                _clients[url] = found
     return found
 
 
@@ -62,8 +69,14 @@ def available() -> Iterator[None]:
     """Redis unreachable -> ServiceUnavailable (a clean SERVICE_UNAVAILABLE error, never a 500)."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise ServiceUnavailable("The cart store is unavailable; try again shortly.") from exc
+    except ValueError as exc:
+        # redis-py's socket buffer turns a socket that failed under it (OSError, e.g. EBADF) into
+        # "I/O operation on closed file": the store's I/O failed, not the input.
+        if isinstance(exc.__context__, OSError):
+            raise ServiceUnavailable("The cart store is unavailable; try again shortly.") from exc
+        raise
 
 
 def needs_redis(function: Callable[..., T]) -> Callable[..., T]:

@@ -55,6 +55,39 @@ def test_cart_redis_down_is_a_clean_service_unavailable_error(gql, product, own_
     assert gql.with_cart(cart_id).data(CART)["cart"]["items"][0]["quantity"] == 1
 
 
+def test_a_socket_failing_under_redis_py_is_service_unavailable_not_an_internal_error(gql, product, monkeypatch):
+    """Seen under load: a connection's socket failed during connect (EBADF) and redis-py's buffer raised
+    "I/O operation on closed file" from it; that is the store's outage, never INTERNAL_SERVER_ERROR."""
+    lamp = product()
+
+    def broken_socket(*args, **kwargs):
+        try:
+            raise OSError(9, "Bad file descriptor")
+        except OSError:
+            raise ValueError("I/O operation on closed file.")  # as redis-py raises it, in the OSError's handler
+
+    monkeypatch.setattr(store.redis.client.Pipeline, "watch", broken_socket)
+    error = gql.error(ADD, {"p": lamp, "q": 1})
+    assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE"}, error
+    monkeypatch.setattr(store.redis.client.Pipeline, "watch", lambda *a, **k: (_ for _ in ()).throw(OSError(9, "EBADF")))
+    assert gql.code(ADD, {"p": lamp, "q": 1}) == "SERVICE_UNAVAILABLE"
+
+
+def test_threads_asking_for_the_cart_client_at_once_share_one(settings, monkeypatch):
+    from common.testing.threads import run_concurrently
+
+    real_from_url = store.redis.Redis.from_url
+
+    def slow_from_url(*args, **kwargs):  # widens the window a worker's first requests race in
+        time.sleep(0.05)
+        return real_from_url(*args, **kwargs)
+
+    monkeypatch.setattr(store.redis.Redis, "from_url", slow_from_url)
+    settings.CART_REDIS_URL = settings.CART_REDIS_URL.rstrip("/") + "?client_name=race"  # a URL no client has yet
+    clients = run_concurrently([store.client] * 8)
+    assert all(found is clients[0] for found in clients), clients
+
+
 @pytest.mark.django_db
 def test_health_checks_the_cart_redis_and_the_database():
     body = Client().get("/health/").json()
