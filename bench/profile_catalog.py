@@ -3,6 +3,13 @@
 with every cache off (no HTTP, gunicorn or load generator), timed and optionally profiled with py-spy.
 
     .venv/bin/python bench/profile_catalog.py [--requests 2000] [--profile out.txt] [--top 40]
+    .venv/bin/python bench/profile_catalog.py --compare [--rounds 8] [--requests 200]
+
+--compare measures variants of the same process in interleaved rounds (A B C A B C ...), so the other
+engineers' load hits every variant alike: CPU time of the serving thread per request and p50 per variant.
+Variants: `before` (graphql-core's per-field path: the execution context before the leaf shortcuts, and
+a `SELECT 1` health check on every request's first query), `no health check` (just that check gone),
+`after` (everything as configured now).
 
 Uses the catalog database of the benches (`catalog<suffix>_bench`, seeded by bench/read_path_bench.py or
 `DATABASE_NAME_SUFFIX=<suffix>_bench python3 manage_all.py setup`). With --profile it runs itself under
@@ -22,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "catalog_project"
@@ -43,7 +51,7 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run(requests: int) -> None:
+def run(requests: int, compare: bool = False, rounds: int = 8) -> None:
     sys.path.insert(0, str(PROJECT))
     os.chdir(PROJECT)
     from django.core.wsgi import get_wsgi_application
@@ -64,6 +72,8 @@ def run(requests: int) -> None:
             raise SystemExit(f"request failed: {response[:300]!r}")
         return elapsed
 
+    if compare:
+        return run_compare(call, requests, rounds)
     for size in (20, 100):
         body = json.dumps({"query": QUERY.format(n=size)}).encode()
         for _ in range(50):
@@ -74,6 +84,60 @@ def run(requests: int) -> None:
         print(f"list({size:>3}) uncached, in process: p50 {statistics.median(latencies):.2f} ms, "
               f"mean {statistics.fmean(latencies):.2f} ms, CPU {cpu_ms:.2f} ms/request ({len(latencies)} requests)",
               flush=True)
+
+
+def _variants() -> dict[str, Any]:
+    """name -> function that switches the running app to that variant."""
+    from django.db import connection
+    from django.urls import resolve
+    from graphql import ExecutionContext
+
+    from common.graphql import execution
+
+    class PerFieldContext(ExecutionContext):  # the context before the leaf shortcuts: awaitable checks off only
+        is_awaitable = staticmethod(execution._never_awaitable)
+
+    initkwargs = resolve("/graphql/").func.view_initkwargs  # as_view's kwargs, read at every request
+    current = {"class": initkwargs.get("execution_context_class"), "health": connection.settings_dict["CONN_HEALTH_CHECKS"]}
+
+    def variant(context_class: Any, health_check: bool) -> Any:
+        def switch() -> None:
+            initkwargs["execution_context_class"] = context_class
+            connection.settings_dict["CONN_HEALTH_CHECKS"] = health_check
+            connection.health_check_enabled = health_check  # read at connect time; this is the live copy
+        return switch
+
+    return {
+        "before": variant(PerFieldContext, True),
+        "no health check": variant(PerFieldContext, False),
+        "after": variant(current["class"], current["health"]),
+    }
+
+
+def run_compare(call: Any, requests: int, rounds: int) -> None:
+    variants = _variants()
+    for size in (20, 100):
+        body = json.dumps({"query": QUERY.format(n=size)}).encode()
+        per_round = requests if size == 20 else max(1, requests // 4)
+        cpu: dict[str, list[float]] = {name: [] for name in variants}
+        wall: dict[str, list[float]] = {name: [] for name in variants}
+        for switch in variants.values():
+            switch()
+            for _ in range(30):
+                call(body)
+        for _ in range(rounds):
+            for name, switch in variants.items():
+                switch()
+                started = time.thread_time()
+                wall[name].extend(call(body) for _ in range(per_round))
+                cpu[name].append((time.thread_time() - started) * 1000 / per_round)
+        print(f"list({size:>3}), {rounds} interleaved rounds x {per_round} requests, load "
+              f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}:", flush=True)
+        base = statistics.median(cpu["before"])
+        for name in variants:
+            median_cpu = statistics.median(cpu[name])
+            print(f"  {name:<16} CPU {median_cpu:6.3f} ms/request (median of rounds; min {min(cpu[name]):.3f}) "
+                  f"{median_cpu / base:5.2f}x   p50 {statistics.median(wall[name]):6.2f} ms", flush=True)
 
 
 def summarize(raw: Path, top: int) -> None:
@@ -102,13 +166,17 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", type=Path, help="record with py-spy into this file (raw collapsed stacks)")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--compare", action="store_true", help="interleaved rounds of before/after variants")
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run(args.requests)
+        run(args.requests, args.compare, args.rounds)
         return 0
     print(f"load average: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    command = [sys.executable, __file__, "--child", "--requests", str(args.requests)]
+    command = [sys.executable, __file__, "--child", "--requests", str(args.requests), "--rounds", str(args.rounds)]
+    if args.compare:
+        command.append("--compare")
     if args.profile:
         spy = Path(sys.executable).with_name("py-spy")
         command = [str(spy), "record", "--rate", "500", "--format", "raw", "--output", str(args.profile), "--", *command]
