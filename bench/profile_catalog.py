@@ -98,19 +98,33 @@ def _variants() -> dict[str, Any]:
         is_awaitable = staticmethod(execution._never_awaitable)
 
     initkwargs = resolve("/graphql/").func.view_initkwargs  # as_view's kwargs, read at every request
-    current = {"class": initkwargs.get("execution_context_class"), "health": connection.settings_dict["CONN_HEALTH_CHECKS"]}
+    configured = {
+        "class": initkwargs.get("execution_context_class"),
+        "health": connection.settings_dict["CONN_HEALTH_CHECKS"],
+        "options": dict(connection.settings_dict["OPTIONS"]),
+        "is_usable": type(connection).is_usable,
+    }
+    from django.db.backends.postgresql.base import DatabaseWrapper as Django
 
-    def variant(context_class: Any, health_check: bool) -> Any:
+    def variant(context_class: Any, *, round_trip_check: bool, options: dict[str, Any] | None = None) -> Any:
         def switch() -> None:
             initkwargs["execution_context_class"] = context_class
-            connection.settings_dict["CONN_HEALTH_CHECKS"] = health_check
-            connection.health_check_enabled = health_check  # read at connect time; this is the live copy
+            # Django's own check (SELECT 1 before each request's first query), or the configured one.
+            type(connection).is_usable = Django.is_usable if round_trip_check else configured["is_usable"]
+            wanted = configured["options"] if options is None else options
+            if connection.settings_dict["OPTIONS"] != wanted:  # binding is chosen at connect time
+                connection.close()
+                connection.settings_dict["OPTIONS"] = dict(wanted)
         return switch
 
+    plain = {k: v for k, v in configured["options"].items() if k not in ("server_side_binding", "prepare_threshold")}
     return {
-        "before": variant(PerFieldContext, True),
-        "no health check": variant(PerFieldContext, False),
-        "after": variant(current["class"], current["health"]),
+        "before": variant(PerFieldContext, round_trip_check=True, options=plain),
+        "+ leaf shortcuts": variant(configured["class"], round_trip_check=True, options=plain),
+        "+ quiet check": variant(configured["class"], round_trip_check=False, options=plain),
+        "+ prepared": variant(configured["class"], round_trip_check=False,
+                              options={**plain, "server_side_binding": True, "prepare_threshold": 1}),
+        "after": variant(configured["class"], round_trip_check=False),
     }
 
 
@@ -128,6 +142,8 @@ def run_compare(call: Any, requests: int, rounds: int) -> None:
         for _ in range(rounds):
             for name, switch in variants.items():
                 switch()
+                for _ in range(5):  # a reconnect, statements to prepare: not part of the figures
+                    call(body)
                 started = time.thread_time()
                 wall[name].extend(call(body) for _ in range(per_round))
                 cpu[name].append((time.thread_time() - started) * 1000 / per_round)
