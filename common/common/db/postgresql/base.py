@@ -30,7 +30,7 @@ def _quiet(connection: object) -> bool:
         poller = select.poll()
         poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
         return not poller.poll(0)  # POLLIN, POLLHUP or POLLERR: let the real check look
-    except Exception:  # noqa: BLE001 - any doubt means "ask PostgreSQL"
+    except Exception:  # any doubt: ask PostgreSQL
         return False
 
 
