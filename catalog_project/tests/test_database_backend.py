@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from common.db.postgresql import base as backend
 from common.testing.polling import wait_until
-from django.db import connection
+from django.db import connection, connections
 from django.db.backends.postgresql.base import DatabaseWrapper as DjangoWrapper
 
 # Outside a test transaction: the health check only skips the query for an idle connection.
@@ -39,7 +39,7 @@ def _next_request_check() -> None:
 
 
 def test_the_engine_is_in_use() -> None:
-    assert isinstance(connection, backend.DatabaseWrapper)
+    assert isinstance(connections["default"], backend.DatabaseWrapper)
     assert connection.health_check_enabled
 
 
