@@ -129,16 +129,17 @@ def main() -> int:
                 for _ in range(args.rounds):
                     for name, url in urls.items():
                         processes = _tree(masters[name])
-                        backends = _backends(f"{database}_base" if name == "base" else database)
+                        db = f"{database}_base" if name == "base" else database
                         cpu = sum(_clock(p) for p in processes)
-                        server = sum(_clock(p) for p in backends)
+                        server = {p: _clock(p) for p in _backends(db)}
                         figures = wrk(url, {"query": query}, headers={}, concurrency=concurrency, duration=args.duration)
                         requests = figures["rps"] * max(1, round(args.duration))
                         cell = cells.setdefault((name, concurrency, str(size)), {"p50": [], "p99": [], "cpu": [], "pg": []})
                         cell["p50"].append(figures["p50"])
                         cell["p99"].append(figures["p99"])
                         cell["cpu"].append((sum(_clock(p) for p in processes) - cpu) / requests)
-                        cell["pg"].append((sum(_clock(p) for p in backends) - server) / requests)
+                        # Backends opened during the round count from zero.
+                        cell["pg"].append(sum(_clock(p) - server.get(p, 0.0) for p in _backends(db)) / requests)
                         if figures["non_2xx"] or figures["socket_errors"]:
                             print(f"  !! {name} list({size}) c={concurrency}: {figures['non_2xx']} non-2xx, "
                                   f"{figures['socket_errors']} socket errors")
