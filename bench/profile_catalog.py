@@ -6,10 +6,13 @@ with every cache off (no HTTP, gunicorn or load generator), timed and optionally
     .venv/bin/python bench/profile_catalog.py --compare [--rounds 8] [--requests 200]
 
 --compare measures variants of the same process in interleaved rounds (A B C A B C ...), so the other
-engineers' load hits every variant alike: CPU time of the serving thread per request and p50 per variant.
-Variants: `before` (graphql-core's per-field path: the execution context before the leaf shortcuts, and
-a `SELECT 1` health check on every request's first query), `no health check` (just that check gone),
-`after` (everything as configured now).
+engineers' load hits every variant alike: CPU time of the serving thread per request, CPU of its
+PostgreSQL backend per request, and p50, per variant. The variants switch what can be switched at run
+time: `before` = graphql-core's per-field path (the execution context without the leaf shortcuts), Django's
+`SELECT 1` health check before every request's first query, client-side parameter binding; then each of
+these back to the configured one (`after` = as configured). The other changes of docs/performance.md §2
+(compiled page SQL, C timestamp loader, named-tuple edges) are in every variant: bench/catalog_ab.py
+compares whole revisions. --instructions runs before/after under callgrind (instructions per request).
 
 Uses the catalog database of the benches (`catalog<suffix>_bench`, seeded by bench/read_path_bench.py or
 `DATABASE_NAME_SUFFIX=<suffix>_bench python3 manage_all.py setup`). With --profile it runs itself under
@@ -124,9 +127,7 @@ def _variants() -> dict[str, Any]:
         "before": variant(PerFieldContext, round_trip_check=True, options=plain),
         "+ leaf shortcuts": variant(configured["class"], round_trip_check=True, options=plain),
         "+ quiet check": variant(configured["class"], round_trip_check=False, options=plain),
-        "+ prepared": variant(configured["class"], round_trip_check=False,
-                              options={**plain, "server_side_binding": True, "prepare_threshold": 1}),
-        "after": variant(configured["class"], round_trip_check=False),
+        "after": variant(configured["class"], round_trip_check=False),  # + server-side binding, prepared
     }
 
 

@@ -95,3 +95,29 @@ def test_the_list_query_is_prepared(client, settings) -> None:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any('FROM "catalog_product"' in statement and "ORDER BY" in statement for statement in prepared), prepared
+
+
+def test_timestamps_are_decoded_as_djangos_loader_does(make_product) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+    from psycopg.pq import Format
+
+    product = make_product()
+    connection.ensure_connection()
+    oid = connection.connection.adapters.types["timestamptz"].oid
+    loader = connection.connection.adapters.get_loader(oid, Format.TEXT)
+    assert loader.__module__ == backend.__name__ and loader.timezone is UTC
+    values = [datetime(2026, 12, 1, 19, 15, 36, 955810, tzinfo=UTC), datetime(1999, 1, 1, tzinfo=UTC),
+              datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC) + timedelta(microseconds=1), product.created_at]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT unnest(%s::timestamptz[])", [values])
+        fast = [row[0] for row in cursor.fetchall()]
+        class Django(BaseTzLoader):
+            timezone = UTC
+
+        cursor.cursor.adapters.register_loader("timestamptz", Django)  # Django's own, on this cursor only
+        cursor.execute("SELECT unnest(%s::timestamptz[])", [values])
+        slow = [row[0] for row in cursor.fetchall()]
+    assert fast == slow == values
+    assert all(a.tzinfo is b.tzinfo is UTC for a, b in zip(fast, slow, strict=True))
