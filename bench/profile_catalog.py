@@ -189,7 +189,10 @@ def instructions(requests: int, rounds: int) -> None:
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.out", "--dump-instr=no",
                sys.executable, __file__, "--child", "--compare", "--requests", str(requests), "--rounds", str(rounds)]
     env = {**environment(), "PROFILE_CATALOG_CALLGRIND": "1", "PYTHONHASHSEED": "0"}
-    marks = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    child = subprocess.run(command, env=env, capture_output=True, text=True)
+    if child.returncode:
+        raise SystemExit(f"the run under callgrind failed:\n{child.stderr[-3000:]}")
+    marks = child.stdout
     labels = [line.split(" ", 2)[1:] for line in marks.splitlines() if line.startswith("mark ")]
     dumps = sorted(out.glob("cg.out.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))
     totals: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
