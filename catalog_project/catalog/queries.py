@@ -10,6 +10,7 @@ they come out of the cache; never inside a `compute` function.
 from __future__ import annotations
 
 import uuid
+from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from decimal import Decimal
@@ -17,7 +18,8 @@ from enum import Enum
 from typing import Any
 
 from common.cache.readthrough import cached, cached_many
-from common.pagination import Page, SortKey, paginate
+from common.pagination import Page, SortKey, page_from_rows, page_queryset
+from django.db import connections
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -204,17 +206,47 @@ def filtered_products(product_filter: ProductFilter) -> QuerySet[Product]:
 LIST_NAMESPACES = [cache.PRODUCTS, cache.CATEGORIES]
 
 
+# The compiled SQL of recent pages, by page key (filter, order, first, after): building the queryset and
+# compiling it cost as much CPU as running the query (docs/performance.md §2). The SQL of a key never changes,
+# except for category filters (the tree decides which ids they name): those are compiled every time.
+_PAGE_SQL: dict[str, tuple[str, str, tuple[Any, ...]]] = {}
+_PAGE_SQL_MAX = 512
+_PageRow = namedtuple("_PageRow", cache.PRODUCT_FIELDS)
+
+
+def _page_rows(product_filter: ProductFilter, order: ProductOrder, first: int, after: str | None, key: str) -> list[Any]:
+    compiled = _PAGE_SQL.get(key)
+    if compiled is None:
+        queryset = page_queryset(filtered_products(product_filter).values_list(*cache.PRODUCT_FIELDS),
+                                 keys=list(order.value), first=first, after=after)
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        if compiler.get_converters([column[0] for column in compiler.select]):
+            # A field that converts database values (none today): the ORM reads the rows.
+            return [_PageRow._make(row) for row in queryset]
+        compiled = (queryset.db, sql, tuple(params))
+        if product_filter.category_id is None:
+            if len(_PAGE_SQL) >= _PAGE_SQL_MAX:
+                _PAGE_SQL.clear()  # bounded; the default pages come back at once
+            _PAGE_SQL[key] = compiled
+    alias, sql, params = compiled
+    # Through Django's cursor: the same execute wrappers (dependency recording, tracing, query logging).
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_PageRow._make(row) for row in cursor.fetchall()]
+
+
 def product_page(*, product_filter: ProductFilter, order: ProductOrder, first: int, after: str | None) -> Page:
     """A page of products: `first` rows after the `after` cursor, in `order`."""
+    key = f"{order.name}|{first}|{after or ''}|{product_filter.cache_key()}"
 
     def load() -> tuple[list[cache.ProductRow], list[str], bool, bool]:
         # Plain rows straight from the cursor (named, for the cursors' sort values): no model instance is
         # built only to be turned back into the cached row shape (docs/performance.md).
-        rows = filtered_products(product_filter).values_list(*cache.PRODUCT_FIELDS, named=True)
-        page = paginate(rows, keys=list(order.value), first=first, after=after)
+        rows = _page_rows(product_filter, order, first, after, key)
+        page = page_from_rows(rows, keys=list(order.value), first=first, after=after)
         return [tuple(row) for row in page.items], page.cursors, page.has_next_page, page.has_previous_page
 
-    key = f"{order.name}|{first}|{after or ''}|{product_filter.cache_key()}"
     rows, cursors, has_next, has_previous = cached(cache.PRODUCT_PAGE, key, namespaces=LIST_NAMESPACES, compute=load)
     items = [cache.product_from_row(row) for row in rows]
     return Page(items=items, cursors=cursors, has_next_page=has_next, has_previous_page=has_previous)

@@ -86,14 +86,14 @@ def test_cold_product_page_under_concurrent_load_hits_the_database_once(make_pro
     for _ in range(15):
         make_product()
     pages_computed = []
-    real_paginate = queries.paginate
+    real_page_rows = queries._page_rows
 
-    def slow_paginate(*args: Any, **kwargs: Any) -> Any:
+    def slow_page_rows(*args: Any, **kwargs: Any) -> Any:
         pages_computed.append(1)
         time.sleep(0.2)
-        return real_paginate(*args, **kwargs)
+        return real_page_rows(*args, **kwargs)
 
-    monkeypatch.setattr(queries, "paginate", slow_paginate)
+    monkeypatch.setattr(queries, "_page_rows", slow_page_rows)
 
     def read() -> list[str]:
         page = queries.product_page(

@@ -38,8 +38,13 @@ def _sort_signature(keys: list[SortKey]) -> str:
     return ",".join(f"-{k.field}" if k.descending else k.field for k in keys)
 
 
-def _encode(keys: list[SortKey], values: list[Any]) -> str:
-    raw = json.dumps([_sort_signature(keys), *(str(v) for v in values)], separators=(",", ":")).encode()
+# json.dumps with separators builds a new encoder per call: one encoder for every cursor (a page of 100
+# encodes 100 cursors; same bytes as before, so cursors already handed out stay valid).
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _encode(keys: list[SortKey], values: list[Any], signature: str | None = None) -> str:
+    raw = _compact_json([signature or _sort_signature(keys), *(str(v) for v in values)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -79,14 +84,27 @@ def _after_filter(queryset: QuerySet, keys: list[SortKey], raw_values: list[str]
     return condition
 
 
-def paginate(queryset: QuerySet, *, keys: list[SortKey], first: int, after: str | None) -> Page:
-    """One page of `first` rows after the `after` cursor. `keys` must end with a unique field."""
+def page_queryset(queryset: QuerySet, *, keys: list[SortKey], first: int, after: str | None) -> QuerySet:
+    """The rows of a page as a query: in `keys` order, after the `after` cursor, `first` + 1 of them (the
+    extra row tells whether there is a next page). `keys` must end with a unique field."""
     ordering = [f"-{k.field}" if k.descending else k.field for k in keys]
     queryset = queryset.order_by(*ordering)
     if after:
         queryset = queryset.filter(_after_filter(queryset, keys, _decode(after, keys)))
-    rows = list(queryset[: first + 1])
+    return queryset[: first + 1]
+
+
+def page_from_rows(rows: list[Any], *, keys: list[SortKey], first: int, after: str | None) -> Page:
+    """The page of the rows `page_queryset` selected (objects or named rows with the sort fields)."""
     has_next = len(rows) > first
     rows = rows[:first]
-    cursors = [_encode(keys, [getattr(row, k.field) for k in keys]) for row in rows]
+    signature = _sort_signature(keys)
+    fields = [k.field for k in keys]
+    cursors = [_encode(keys, [getattr(row, field) for field in fields], signature) for row in rows]
     return Page(items=rows, cursors=cursors, has_next_page=has_next, has_previous_page=bool(after))
+
+
+def paginate(queryset: QuerySet, *, keys: list[SortKey], first: int, after: str | None) -> Page:
+    """One page of `first` rows after the `after` cursor. `keys` must end with a unique field."""
+    rows = list(page_queryset(queryset, keys=keys, first=first, after=after))
+    return page_from_rows(rows, keys=keys, first=first, after=after)

@@ -19,7 +19,7 @@ from graphene_federation import FederationVersion, list_size
 
 from catalog import queries
 from catalog.schema.loaders import category_tree
-from catalog.schema.types import CategoryType, ProductConnection, ProductType
+from catalog.schema.types import CategoryType, Edge, ProductConnection, ProductType
 from catalog.validation import parse_uuid
 
 ProductOrderBy = graphene.Enum(
@@ -131,7 +131,7 @@ class CatalogQuery(graphene.ObjectType):
             first=first,
             after=after,
         )
-        edges = [ProductConnection.Edge(node=node, cursor=cursor) for node, cursor in zip(page.items, page.cursors, strict=True)]
+        edges = [Edge(node, cursor) for node, cursor in zip(page.items, page.cursors, strict=True)]
         connection = ProductConnection(
             edges=edges,
             page_info=relay.PageInfo(

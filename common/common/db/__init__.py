@@ -1,0 +1,1 @@
+"""Database backends shared by the services."""
