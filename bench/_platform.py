@@ -40,7 +40,7 @@ from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, st
 from devtools.manage import manage  # noqa: E402
 from devtools.paths import LOG_DIR, VENV_PYTHON  # noqa: E402
 from devtools.servers import start_services, start_workers  # noqa: E402
-from devtools.service_redis import start_service_redis  # noqa: E402
+from devtools.service_redis import start_private_shared_redis, start_service_redis  # noqa: E402
 from devtools.services import graphql_urls, services  # noqa: E402
 from devtools.supervisor import Supervisor  # noqa: E402
 
@@ -259,15 +259,9 @@ def start_production_platform(supervisor: Supervisor, *, broker: str, name: str,
     # A private Redis for the caches, the gateway's response cache, the token registry and the metrics
     # counters: on the shared 6379 another engineer's run (another catalog behind the same seeded ids
     # and cache keys) would answer this run's misses, and its counters would add to this run's.
-    redis_port = free_port()
-    supervisor.start(f"{name}-redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                                       "--appendonly", "no"], cwd=ROOT, env=dict(os.environ))
-    supervisor.wait_ready(lambda: port_open(redis_port), timeout=20, what="the bench's redis-server")
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {
         **production_env(),
-        "REDIS_URL": redis_url,
-        "AUTH_REGISTRY_REDIS_URL": redis_url,
+        **start_private_shared_redis(supervisor, port=free_port(), name=f"{name}-redis"),
         "KAFKA_BOOTSTRAP_SERVERS": broker,
         "ORDERS_CART_WAIT_SECONDS": "5",  # below the gateway's 10 s subgraph timeout (orders.E001)
         # As in tests/conftest.py: this run's accounts JWKS, behind one proxy, no registration limit.
@@ -294,7 +288,8 @@ def start_production_platform(supervisor: Supervisor, *, broker: str, name: str,
     supergraph = LOG_DIR / f"{name}-supergraph.graphql"
     compose_supergraph(graphql_urls(base), out=supergraph)
     gateway = start_gateway(supervisor, port=free_port(), production=True, supergraph=supergraph, name=name,
-                            extra_env={"REDIS_URL": redis_url, "AUTH_REGISTRY_REDIS_URL": redis_url, **(gateway_env or {})})
+                            extra_env={"REDIS_URL": env["REDIS_URL"], "AUTH_REGISTRY_REDIS_URL": env["REDIS_URL"],
+                                       **(gateway_env or {})})
     return ProductionPlatform(gateway + "/graphql", gateway, base, env)
 
 

@@ -35,3 +35,15 @@ def start_service_redis(supervisor: Supervisor, *, ports: dict[str, int] | None 
         supervisor.wait_ready(lambda p=port: port_open(p), timeout=30, what=f"the {name} Redis on port {port}")
         settings[spec["url_setting"]] = f"redis://127.0.0.1:{port}/0"
     return settings
+
+
+def start_private_shared_redis(supervisor: Supervisor, *, port: int, name: str = "shared-redis") -> dict[str, str]:
+    """A throw-away stand-in for the shared Redis (caches, session registry, the gateway's response
+    cache) on its own port, for a test or bench platform: on the machine's 6379 another checkout's
+    platform, with the same seeded ids and key prefixes, would answer this one's cache misses.
+    Returns the settings that point services, workers and gateways at it."""
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    supervisor.start(name, command, cwd=ROOT, env=dict(os.environ))
+    supervisor.wait_ready(lambda: port_open(port), timeout=30, what=f"the private Redis on port {port}")
+    url = f"redis://127.0.0.1:{port}/0"
+    return {"REDIS_URL": url, "AUTH_REGISTRY_REDIS_URL": url}

@@ -28,7 +28,7 @@ from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, st
 from devtools.manage import manage
 from devtools.paths import ROOT, VENV_PYTHON
 from devtools.servers import start_services, start_workers
-from devtools.service_redis import start_service_redis
+from devtools.service_redis import start_private_shared_redis, start_service_redis
 from devtools.supervisor import Supervisor
 
 
@@ -111,7 +111,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             "ACCOUNTS_REGISTRATIONS_PER_IP": "10000",
         })
     platform = None
+    saved_redis = {name: os.environ.get(name) for name in ("REDIS_URL", "AUTH_REGISTRY_REDIS_URL")}
     try:
+        # A Redis of the run's own for caches, sessions and the gateway's response cache (set in os.environ
+        # too, for every process started later: workers, extra gateways, manage commands).
+        shared_redis = start_private_shared_redis(supervisor, port=free_port())
+        os.environ.update(shared_redis)
+        extra_env.update(shared_redis)
         # Services that keep their data in a Redis of their own (the cart) get one on a free port.
         extra_env.update(start_service_redis(
             supervisor, ports={s["name"]: free_port() for s in services.services() if s.get("redis")},
@@ -128,6 +134,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         for client in platform.clients if platform else []:
             client.close()
         supervisor.stop()
+        for name, value in saved_redis.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if saved_suffix is None:
             os.environ.pop("DATABASE_NAME_SUFFIX", None)
         else:
