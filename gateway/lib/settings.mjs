@@ -84,6 +84,8 @@ export const settings = Object.freeze({
   fork: int('GATEWAY_FORK', 1),
   // V8 old-generation cap in MB (lib/memory/heap-cap.mjs); 0 leaves V8's default (a share of the host's RAM).
   heapMb: int('GATEWAY_HEAP_MB', 192),
+  // V8 young-generation semi-space in MB (--max-semi-space-size); 0 leaves V8's default (16 MB here).
+  semiSpaceMb: int('GATEWAY_SEMI_SPACE_MB', 0),
   // graphql-jit compiles each (cached) operation's execution plan (no measurable gain here).
   jit: bool('GATEWAY_JIT', false),
   // Hive Router's Rust query planner and its executor instead of the JavaScript one (faster, see docs).
