@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _proc import cpu_by_thread, cpu_seconds, process_tree  # noqa: E402 - bench/_proc.py
 from common.testing.net import free_port  # noqa: E402
 
 from devtools.bootstrap import setup  # noqa: E402
@@ -48,60 +49,10 @@ from devtools.services import graphql_urls, services  # noqa: E402
 from devtools.supervisor import Supervisor  # noqa: E402
 
 QUERY = "query L { products(first: 20) { edges { node { id name price { amount currency } stockQuantity } } } }"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
-
-
-def process_tree(root: int) -> list[int]:
-    """`root` and its descendants (scanning /proc: gunicorn forks workers, start.mjs re-runs itself)."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    tree, frontier = [root], [root]
-    while frontier:
-        children = [pid for pid, ppid in parents.items() if ppid in frontier]
-        tree += children
-        frontier = children
-    return tree
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the processes (all their threads), in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / TICKS
-
-
-def cpu_by_thread(pids: list[int]) -> dict[str, float]:
-    """utime + stime per thread name (/proc/<pid>/task/<tid>/comm: node's main thread, V8 workers, libuv...)."""
-    totals: dict[str, float] = {}
-    for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            name = re.sub(r"\d+$", "", name)  # one row per kind of thread
-            totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
-    return totals
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
