@@ -70,7 +70,7 @@ def wrk(url: str, *, concurrency: int, duration: float) -> dict[str, float]:
         handle.write(script)
     try:
         out = subprocess.run(["wrk", "-t", "1" if concurrency == 1 else "2", "-c", str(concurrency), "-d",
-                              f"{max(1, round(duration))}s", "--latency", "-s", handle.name, url],
+                              f"{max(1, round(duration))}s", "--timeout", "10s", "--latency", "-s", handle.name, url],
                              capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(handle.name)
@@ -180,7 +180,8 @@ def main() -> int:
         def median(target: Variant, key: str) -> float:
             return statistics.median(run[key] for run in target.runs)
 
-        print(f"\n{'target':<16} {'p50 ms':>8} {'p99 ms':>8} {'p50 x':>7} {'+ms':>6} {'p99/p50':>7} {'gw cpu ms/req (min..max)':>24} "
+        print(f"\n{'target':<16} {'p50 ms':>8} {'p99 ms':>8} {'p50 x':>7} {'+ms':>6} {'p99/p50':>7} "
+              f"{'gw cpu ms/req (min..max)':>24} "
               f"{'catalog cpu ms/req':>19}   (medians of {args.rounds} runs; p50 of each run: min..max)")
         d50 = median(direct_variant, "p50")
         for target in targets:
@@ -189,7 +190,8 @@ def main() -> int:
             cpu = [r["gw_ms"] for r in target.runs]
             gw = f"{median(target, 'gw_ms'):.2f} ({min(cpu):.2f}..{max(cpu):.2f})" if target.pid else "-"
             print(f"{target.name:<16} {p50:>8.2f} {median(target, 'p99'):>8.2f} {p50 / d50:>6.2f}x {p50 - d50:>+6.2f} "
-                  f"{statistics.median(r['p99'] / r['p50'] for r in target.runs):>6.1f}x {gw:>24} {median(target, 'cat_ms'):>19.3f}   {spread}")
+                  f"{statistics.median(r['p99'] / r['p50'] for r in target.runs):>6.1f}x {gw:>24} "
+                  f"{median(target, 'cat_ms'):>19.3f}   {spread}")
         print("gateway CPU ms per request by thread (all rounds): ")
         for target in variants:
             busy = sorted(target.threads.items(), key=lambda item: -item[1])
