@@ -57,3 +57,16 @@ def cpu_by_thread(pids: list[int]) -> dict[str, float]:
             name = re.sub(r"\d+$", "", name)  # one row per kind of thread
             totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
     return totals
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    """The largest VmHWM (peak resident set) among the processes, in MB."""
+    peak = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        peak = max(peak, int(match.group(1)) if match else 0)
+    return peak / 1024

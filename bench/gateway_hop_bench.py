@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _proc import cpu_by_thread, cpu_seconds, process_tree  # noqa: E402 - bench/_proc.py
+from _proc import cpu_by_thread, cpu_seconds, peak_rss_mb, process_tree  # noqa: E402 - bench/_proc.py
 from common.testing.net import free_port  # noqa: E402
 
 from devtools.bootstrap import setup  # noqa: E402
@@ -196,7 +196,8 @@ def main() -> int:
         for target in variants:
             busy = sorted(target.threads.items(), key=lambda item: -item[1])
             print(f"  {target.name:<14} " + ", ".join(f"{name} {seconds * 1000 / target.requests:.3f}"
-                                                      for name, seconds in busy if seconds > 0))
+                                                      for name, seconds in busy if seconds > 0)
+                  + f"; peak RSS {peak_rss_mb(process_tree(target.pid)):.0f} MB")
         print(f"load average at the end: {load_average()}")
         return 0
     finally:
