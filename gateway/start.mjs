@@ -9,7 +9,11 @@ import { missingV8Flags, rerunWithV8Flags } from './lib/memory/heap-cap.mjs';
 import { GATEWAY_DIR, settings } from './lib/settings.mjs';
 import { SupergraphError, loadSupergraph } from './lib/supergraph.mjs';
 
-const v8Flags = missingV8Flags({ heapMb: settings.heapMb, semiSpaceMb: settings.semiSpaceMb });
+const v8Flags = missingV8Flags({
+  heapMb: settings.heapMb,
+  semiSpaceMb: settings.semiSpaceMb,
+  heapGrowingPercent: settings.heapGrowingPercent,
+});
 if (v8Flags.length) {
   rerunWithV8Flags(v8Flags); // this process only waits for the one with the flags
 } else {

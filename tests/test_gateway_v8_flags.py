@@ -14,6 +14,7 @@ import('./lib/memory/heap-cap.mjs').then((m) => console.log(JSON.stringify([
   m.missingV8Flags({ heapMb: 192, semiSpaceMb: 64 }, [], '--max-old-space-size=100'),
   m.missingV8Flags({ heapMb: 0, semiSpaceMb: 64 }, ['--max-semi-space-size=8'], ''),
   m.missingV8Flags({ heapMb: 0, semiSpaceMb: 0 }, [], ''),
+  m.missingV8Flags({ heapMb: 192, heapGrowingPercent: 200 }, [], ''),
 ])))
 """
 
@@ -26,6 +27,7 @@ def test_missing_v8_flags_are_added_once():
         ["--max-semi-space-size=64"],  # the cap given in NODE_OPTIONS wins
         [],  # given on the command line
         [],
+        ["--max-old-space-size=192", "--heap-growing-percent=200"],
     ]
 
 
