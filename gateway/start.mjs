@@ -12,7 +12,7 @@ import { SupergraphError, loadSupergraph } from './lib/supergraph.mjs';
 const v8Flags = missingV8Flags({
   heapMb: settings.heapMb,
   semiSpaceMb: settings.semiSpaceMb,
-  heapGrowingPercent: settings.heapGrowingPercent,
+  heapGrowingPercent: settings.heapMb > 0 ? settings.heapGrowingPercent : 0, // tunes the capped heap only
 });
 if (v8Flags.length) {
   rerunWithV8Flags(v8Flags); // this process only waits for the one with the flags

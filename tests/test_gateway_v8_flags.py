@@ -31,9 +31,10 @@ def test_missing_v8_flags_are_added_once():
     ]
 
 
-def test_semi_space_setting_comes_from_the_environment():
-    script = "import('./lib/settings.mjs').then((m) => console.log(JSON.stringify([m.settings.heapMb, m.settings.semiSpaceMb])))"
+def test_v8_settings_defaults_and_environment():
+    script = ("import('./lib/settings.mjs').then((m) => console.log(JSON.stringify("
+              "[m.settings.heapMb, m.settings.semiSpaceMb, m.settings.heapGrowingPercent])))")
     env = {"PATH": "/usr/bin:/bin", "GATEWAY_SEMI_SPACE_MB": "32"}
     output = subprocess.run(["node", "-e", script], cwd=GATEWAY_DIR, env=env, capture_output=True, text=True,
                             check=True, timeout=60)
-    assert json.loads(output.stdout) == [192, 32]
+    assert json.loads(output.stdout) == [192, 32, 200]
