@@ -25,19 +25,10 @@ export function missingV8Flags({ heapMb = 0, semiSpaceMb = 0, heapGrowingPercent
   return flags;
 }
 
-/** True when this process already runs with a heap cap (command line or NODE_OPTIONS). */
-export function heapCapped(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
-  return given(HEAP_FLAG, execArgv, nodeOptions);
-}
-
 /** Runs this script again in a child with the flags on its command line (NODE_OPTIONS refuses some V8
  * flags, e.g. --heap-growing-percent); signals forwarded, same exit code. */
 export function rerunWithV8Flags(flags) {
   const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
-}
-
-export function rerunWithHeapCap(megabytes) {
-  rerunWithV8Flags([`${HEAP_FLAG}=${megabytes}`]);
 }
