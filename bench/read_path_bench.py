@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _proc import cpu_seconds, process_tree  # noqa: E402 - bench/_proc.py
 from common.testing.net import free_port  # noqa: E402
 
 from devtools.bootstrap import setup  # noqa: E402
@@ -84,6 +85,7 @@ class Platform:
     urls: dict[str, str]  # target name -> GraphQL URL
     gateway_base: str
     catalog_pids: list[int]
+    pids: dict[str, int]  # target name -> root pid of its process (the gateways, the catalogs)
 
 
 def start_platform(supervisor: Supervisor, extra: Supervisor, *,
@@ -117,7 +119,16 @@ def start_platform(supervisor: Supervisor, extra: Supervisor, *,
             extra_env={"GATEWAY_RESPONSE_CACHE": "0", "GATEWAY_DEDUPE_INFLIGHT": "0", **(gateway_env or {})})
         urls["gateway-uncached"] = hop + "/graphql"
     pids = [p.pid for name, p in supervisor.processes.items() if name == "catalog"]
-    return Platform(urls, gateway, pids)
+    roots = {"gateway": supervisor.processes["bench-read-gateway"].pid, "catalog": supervisor.processes["catalog"].pid}
+    if uncached:
+        roots["gateway-uncached"] = supervisor.processes["bench-read-gateway-hop"].pid
+        roots["catalog-uncached"] = extra.processes["catalog"].pid
+    return Platform(urls, gateway, pids, roots)
+
+
+# The catalog behind each target (whose CPU per request is read with the gateway's).
+BEHIND = {"gateway": "catalog", "gateway-uncached": "catalog-uncached", "catalog": "catalog",
+          "catalog-uncached": "catalog-uncached"}
 
 
 def customer_token(gateway_url: str) -> str:
@@ -133,6 +144,8 @@ class Cell:
     p99: float
     non_2xx: int
     socket_errors: int
+    gateway_cpu: float | None = None  # ms of gateway CPU per request (utime + stime, /proc), None for direct rows
+    catalog_cpu: float | None = None  # ms of the catalog's CPU per request (gunicorn master and workers)
 
     @property
     def tail(self) -> float:
@@ -165,6 +178,7 @@ def wrk(url: str, body: dict, *, headers: dict[str, str], concurrency: int, dura
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": percentiles["50"],
         "p99": percentiles["99"],
@@ -186,9 +200,15 @@ def measure(platform: Platform, rows: list[str], concurrencies: list[int], durat
         assert "errors" not in answer and answer["data"]["products"]["edges"], answer
         for concurrency in concurrencies:
             wrk(url, {"query": query}, headers=headers, concurrency=concurrency, duration=1)  # warm-up
+            gateway_pids = process_tree(platform.pids[target]) if target.startswith("gateway") else []
+            catalog_pids = process_tree(platform.pids[BEHIND[target]])
+            before = cpu_seconds(gateway_pids), cpu_seconds(catalog_pids)
             figures = wrk(url, {"query": query}, headers=headers, concurrency=concurrency, duration=duration)
+            per_request = 1000 / max(1, figures["requests"])
+            gateway_cpu = (cpu_seconds(gateway_pids) - before[0]) * per_request if gateway_pids else None
             cells.append(Cell(row, concurrency, figures["rps"], figures["p50"], figures["p99"],
-                              int(figures["non_2xx"]), int(figures["socket_errors"])))
+                              int(figures["non_2xx"]), int(figures["socket_errors"]), gateway_cpu,
+                              (cpu_seconds(catalog_pids) - before[1]) * per_request))
             print(f"  measured {row} c={concurrency}: {figures['rps']:.0f} req/s", flush=True)
     return cells
 
@@ -215,6 +235,11 @@ def print_table(cells: list[Cell], concurrencies: list[int]) -> None:
             ratios.append(f"c={c}: {hop.p50 / direct.p50:.2f}x (+{hop.p50 - direct.p50:.2f} ms)")
     if ratios:
         print("gateway over subgraph p50, uncached list(20) (target <= 1.30x): " + ", ".join(ratios))
+    print("CPU ms per request (utime + stime from /proc; the machine's load moves it less than latency):")
+    for row, by_c in by_row.items():
+        print(f"  {LABELS[row]:<44}" + "".join(
+            f" | c={c}: " + (f"gateway {cell.gateway_cpu:.2f} + " if cell.gateway_cpu is not None else "")
+            + f"catalog {cell.catalog_cpu:.2f}" for c, cell in sorted(by_c.items()) if cell.catalog_cpu is not None))
     tails = [f"{c.row} c={c.concurrency} {c.tail:.1f}x" for c in cells if c.concurrency >= 10 and c.tail > 5]
     print("p99/p50 > 5x at c>=10: " + (", ".join(tails) if tails else "none"))
 

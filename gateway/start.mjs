@@ -5,12 +5,17 @@ import { readFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { heapCapped, rerunWithHeapCap } from './lib/memory/heap-cap.mjs';
+import { missingV8Flags, rerunWithV8Flags } from './lib/memory/heap-cap.mjs';
 import { GATEWAY_DIR, settings } from './lib/settings.mjs';
 import { SupergraphError, loadSupergraph } from './lib/supergraph.mjs';
 
-if (settings.heapMb > 0 && !heapCapped()) {
-  rerunWithHeapCap(settings.heapMb); // this process only waits for the capped one
+const v8Flags = missingV8Flags({
+  heapMb: settings.heapMb,
+  semiSpaceMb: settings.semiSpaceMb,
+  heapGrowingPercent: settings.heapMb > 0 ? settings.heapGrowingPercent : 0, // tunes the capped heap only
+});
+if (v8Flags.length) {
+  rerunWithV8Flags(v8Flags); // this process only waits for the one with the flags
 } else {
   await serve();
 }

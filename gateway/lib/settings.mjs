@@ -84,6 +84,11 @@ export const settings = Object.freeze({
   fork: int('GATEWAY_FORK', 1),
   // V8 old-generation cap in MB (lib/memory/heap-cap.mjs); 0 leaves V8's default (a share of the host's RAM).
   heapMb: int('GATEWAY_HEAP_MB', 192),
+  // V8 young-generation semi-space in MB (--max-semi-space-size); 0 leaves V8's default (16 MB here).
+  semiSpaceMb: int('GATEWAY_SEMI_SPACE_MB', 0),
+  // V8 --heap-growing-percent: how far the old generation grows between full collections (under the cap);
+  // V8 grows a small capped heap only ~1.4x, i.e. twice as many mark-compacts (docs/performance.md §3.1). 0 = V8's choice.
+  heapGrowingPercent: int('GATEWAY_HEAP_GROWING_PERCENT', 200),
   // graphql-jit compiles each (cached) operation's execution plan (no measurable gain here).
   jit: bool('GATEWAY_JIT', false),
   // Hive Router's Rust query planner and its executor instead of the JavaScript one (faster, see docs).
