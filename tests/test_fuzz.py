@@ -2,6 +2,11 @@
 directly: anonymous and with a staff token, queries and mutations with hostile literals, operations
 with hostile JSON variables, and malformed HTTP bodies. Every answer must be clean (no 5xx, no
 INTERNAL_SERVER_ERROR, every error with extensions.code, no internals): common.graphql.fuzzing.
+And the row counts must match what succeeded (common.testing.rows): around every example, every
+table of every service database and the cart's Redis are counted; a root field that failed wrote
+nothing, one that succeeded wrote exactly its EFFECTS entry, reads and malformed bodies nothing.
+The workers are stopped meanwhile (they write rows too); ID arguments are often ids of rows made
+here (`fodder`), so updates, deletes and cart lines succeed too.
 
 Bounded for CI: FUZZ_EXAMPLES examples per case (default 10); bench/fuzz_bench.py runs it longer.
 A new service is fuzzed by its entry in services.json alone.
@@ -10,11 +15,14 @@ A new service is fuzzed by its entry in services.json alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import graphql
 import httpx
 import pytest
 from common.graphql import fuzzing
+from common.testing import rows
+from common.testing.polling import wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +75,49 @@ def staff_headers(gateway) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.fixture(scope="module")
+def fodder(platform, gateway, staff_headers) -> list[str]:
+    """Ids the fuzzer may update and delete: an empty category and products of its own (never the
+    seeded ones other tests read). With workers running, they reach the cart's read model first."""
+    create_product = "mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id } } }"
+    create_category = "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { category { id } } }"
+    suffix = os.urandom(4).hex()
+    client = platform.client(**staff_headers)
+    ids = [client.data(create_category, {"i": {"name": f"Fuzz {suffix}"}})["createCategory"]["category"]["id"]]
+    for n in range(3):
+        product = {"sku": f"FUZZ-{suffix}-{n}", "name": f"Fuzz {n}", "price": "5.00", "stockQuantity": 50}
+        ids.append(client.data(create_product, {"i": product})["createProduct"]["product"]["id"])
+    if platform.broker is not None:
+        import redis
+
+        cart = redis.Redis.from_url(platform.env["CART_REDIS_URL"])
+        wait_until(lambda: all(cart.exists(f"cart:product:{i}") for i in ids[1:]), timeout=60,
+                   what="the fuzz products in the cart's read model")
+        cart.close()
+    return ids
+
+
+@pytest.fixture(scope="module")
+def watch(platform, fodder) -> Iterator[rows.RowWatch]:
+    from devtools.services import services
+
+    suffix = os.environ["DATABASE_NAME_SUFFIX"]  # the session's, `_e2e` included
+    databases = {s["name"]: f"postgresql://postgres@127.0.0.1:5432/{s['database']}{suffix}" for s in services()}
+    redis_urls = {s["name"]: platform.env[s["redis"]["url_setting"]] for s in services() if s.get("redis")}
+    with platform.workers_stopped():
+        watch = rows.RowWatch(databases, redis_urls)
+        yield watch
+        watch.close()
+
+
+def checked(watch: rows.RowWatch, document: str, send) -> None:
+    """Send one example and check its answer and what it wrote."""
+    before = watch.snapshot()
+    response = send()
+    fuzzing.check_response(response)
+    rows.check_effects(document, response.json() if response.text.strip() else None, watch.changes(before))
+
+
 def excluded(target: str, staff: bool) -> set[str]:
     names = set(SESSION_ENDING) if staff else set()
     if target != "accounts":
@@ -84,38 +135,44 @@ def headers_for(target: str, staff: bool, staff_headers: dict[str, str]) -> dict
 @pytest.mark.parametrize("staff", [False, True], ids=["anonymous", "staff"])
 @pytest.mark.parametrize("kind", ["query", "mutation"])
 @pytest.mark.parametrize("target", TARGETS)
-def test_operations_are_answered_cleanly(target, kind, staff, urls, schemas, http, staff_headers):
+def test_operations_are_answered_cleanly(target, kind, staff, urls, schemas, http, staff_headers, watch, fodder):
     schema = schemas[target]
     headers = headers_for(target, staff, staff_headers)
 
     @FUZZ
-    @given(document=fuzzing.operations(schema, kind, excluded(target, staff)))
+    @given(document=fuzzing.operations(schema, kind, excluded(target, staff), ids=fodder))
     def run(document: str) -> None:
-        fuzzing.check_response(fuzzing.post_document(http, urls[target], document, headers=headers))
+        checked(watch, document, lambda: fuzzing.post_document(http, urls[target], document, headers=headers))
 
     run()
 
 
 @pytest.mark.parametrize("staff", [False, True], ids=["anonymous", "staff"])
 @pytest.mark.parametrize("target", TARGETS)
-def test_hostile_variables_are_answered_cleanly(target, staff, urls, schemas, http, staff_headers):
+def test_hostile_variables_are_answered_cleanly(target, staff, urls, schemas, http, staff_headers, watch, fodder):
     schema = schemas[target]
     headers = headers_for(target, staff, staff_headers)
 
     @FUZZ
-    @given(operation=fuzzing.operations_with_variables(schema, excluded(target, staff)))
+    @given(operation=fuzzing.operations_with_variables(schema, excluded(target, staff), ids=fodder))
     def run(operation: tuple[str, dict]) -> None:
         document, variables = operation
-        fuzzing.check_response(fuzzing.post_document(http, urls[target], document, variables, headers=headers))
+        checked(watch, document,
+                lambda: fuzzing.post_document(http, urls[target], document, variables, headers=headers))
 
     run()
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_malformed_http_bodies_are_answered_cleanly(target, urls, http):
+def test_malformed_http_bodies_are_answered_cleanly(target, urls, http, watch):
     @FUZZ
     @given(body=fuzzing.malformed_bodies, content_type=fuzzing.content_types, method=st.sampled_from(["POST", "GET"]))
     def run(body: bytes, content_type: str, method: str) -> None:
+        before = watch.snapshot()
+        send(body, content_type, method)
+        assert not (changes := watch.changes(before)), f"a malformed body wrote: {changes.describe()}"
+
+    def send(body: bytes, content_type: str, method: str) -> None:
         if method == "GET":
             response = http.get(urls[target], params={"query": body.decode("latin-1")[:500]},
                                 headers={"accept": "application/json"})
@@ -127,3 +184,9 @@ def test_malformed_http_bodies_are_answered_cleanly(target, urls, http):
         fuzzing.check_response(response)
 
     run()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_mutation_has_its_effect_written_down(target, schemas):
+    """The row checks need each mutation's effect: a new one fails here until it is in rows.EFFECTS."""
+    assert rows.missing_effects(schemas[target]) == []
