@@ -22,7 +22,6 @@ import httpx
 import pytest
 from common.graphql import fuzzing
 from common.testing import rows
-from common.testing.polling import wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -76,24 +75,12 @@ def staff_headers(gateway) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def fodder(platform, gateway, staff_headers) -> list[str]:
-    """Ids the fuzzer may update and delete: an empty category and products of its own (never the
-    seeded ones other tests read). With workers running, they reach the cart's read model first."""
-    create_product = "mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id } } }"
-    create_category = "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { category { id } } }"
-    suffix = os.urandom(4).hex()
+def fodder(platform, staff_headers) -> list[str]:
+    """Ids of rows made here for the fuzzer to update and delete (rows.create_fodder)."""
     client = platform.client(**staff_headers)
-    ids = [client.data(create_category, {"i": {"name": f"Fuzz {suffix}"}})["createCategory"]["category"]["id"]]
-    for n in range(3):
-        product = {"sku": f"FUZZ-{suffix}-{n}", "name": f"Fuzz {n}", "price": "5.00", "stockQuantity": 50}
-        ids.append(client.data(create_product, {"i": product})["createProduct"]["product"]["id"])
-    if platform.broker is not None:
-        import redis
-
-        cart = redis.Redis.from_url(platform.env["CART_REDIS_URL"])
-        wait_until(lambda: all(cart.exists(f"cart:product:{i}") for i in ids[1:]), timeout=60,
-                   what="the fuzz products in the cart's read model")
-        cart.close()
+    ids = rows.create_fodder(client.data)
+    if platform.broker is not None:  # workers running: let the cart know the products
+        rows.wait_for_cart_read_model(platform.env["CART_REDIS_URL"], ids[3:])
     return ids
 
 
@@ -141,6 +128,20 @@ def test_operations_are_answered_cleanly(target, kind, staff, urls, schemas, htt
 
     @FUZZ
     @given(document=fuzzing.operations(schema, kind, excluded(target, staff), ids=fodder))
+    def run(document: str) -> None:
+        checked(watch, document, lambda: fuzzing.post_document(http, urls[target], document, headers=headers))
+
+    run()
+
+
+@pytest.mark.parametrize("staff", [False, True], ids=["anonymous", "staff"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_plausible_mutations_write_what_they_say(target, staff, urls, schemas, http, staff_headers, watch, fodder):
+    """Arguments that commands accept (existing ids, valid strings): successes, whose rows are checked."""
+    headers = headers_for(target, staff, staff_headers)
+
+    @FUZZ
+    @given(document=fuzzing.plausible_mutations(schemas[target], excluded(target, staff), ids=fodder))
     def run(document: str) -> None:
         checked(watch, document, lambda: fuzzing.post_document(http, urls[target], document, headers=headers))
 

@@ -143,6 +143,30 @@ def operations(schema: graphql.GraphQLSchema, kind: str, excluded: Iterable[str]
     return mutations(schema, fields=fields, custom_scalars=scalars) if fields else st.just("{ __typename }")
 
 
+def plausible_mutations(schema: graphql.GraphQLSchema, excluded: Iterable[str] = (),
+                        ids: Sequence[str] = ()) -> st.SearchStrategy[str]:
+    """Mutations with arguments a command may well accept (valid-looking strings, small numbers,
+    prices, existing `ids`, no nulls), so creates, updates, deletes and cart lines succeed often:
+    what the row checks of their successes need (hostile literals rarely get past validation)."""
+    scalars: dict[str, st.SearchStrategy[graphql.ValueNode]] = {
+        name: st.sampled_from(["5.00", "12.50", "0.99", "1"]).map(nodes.String)
+        for name in custom_scalar_strategies(schema) if name != "_Any"
+    }
+    if "_Any" in scalars or "_Any" in schema.type_map:
+        scalars["_Any"] = _entity_representations(schema)
+    scalars["String"] = plausible_text.map(nodes.String)
+    scalars["Int"] = st.one_of(st.integers(min_value=1, max_value=5), st.sampled_from([0, -1, 100])).map(nodes.Int)
+    if ids:
+        scalars["ID"] = st.sampled_from(list(ids)).map(nodes.String)
+    fields = root_fields(schema, schema.mutation_type, excluded)
+    if not fields:
+        return st.just("{ __typename }")
+    # One root field per document: with several, the first failing non-null one nulls `data` and
+    # the others' outcomes are unknown.
+    return st.sampled_from(fields).flatmap(
+        lambda name: mutations(schema, fields=[name], custom_scalars=scalars, allow_null=False))
+
+
 def _selection(named: graphql.GraphQLNamedType) -> str:
     if isinstance(named, graphql.GraphQLObjectType | graphql.GraphQLInterfaceType | graphql.GraphQLUnionType):
         return " { __typename }"

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,10 +88,10 @@ EFFECTS: dict[str, tuple[Effect, ...]] = {
     "payOrder": _order_transition("paid"),
     "shipOrder": _order_transition("shipped"),
     "deliverOrder": _order_transition("delivered"),
-    # A new customer (user row, role link, model-state and domain events), or, for a taken email,
-    # the same answer with only the owner's notification event.
+    # A new customer: user row, role link (the bridge's `updated`, m2m_fields=groups) and the
+    # domain event; or, for a taken email, the same answer with only the owner's notification event.
     "register": (Effect({"accounts.accounts_user": 1, "accounts.accounts_user_groups": 1},
-                        ("accounts.user.created", "accounts.user.registered")),
+                        ("accounts.user.created", "accounts.user.updated", "accounts.user.registered")),
                  Effect({}, ("accounts.user.registration_attempted",))),
     "login": (Effect({"accounts.accounts_session": 1, "accounts.accounts_user": 0}),),
     "refreshToken": (Effect({"accounts.accounts_session": 0}),),
@@ -107,6 +108,39 @@ def missing_effects(schema: graphql.GraphQLSchema) -> list[str]:
     """Mutation root fields of `schema` with no entry in EFFECTS."""
     mutation = schema.mutation_type
     return sorted(set(mutation.fields) - set(EFFECTS)) if mutation is not None else []
+
+
+# --- rows the fuzzer may change -------------------------------------------------------------
+
+CREATE_PRODUCT = "mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id } } }"
+CREATE_CATEGORY = "mutation($i: CreateCategoryInput!) { createCategory(input: $i) { category { id } } }"
+
+
+def create_fodder(data: Callable[[str, dict[str, Any]], dict[str, Any]], *, categories: int = 3,
+                  products: int = 8) -> list[str]:
+    """Ids the fuzzer may update and delete: empty categories, then products (50 in stock) of its own,
+    never the seeded ones other tests read. `data(document, variables)` runs a staff request."""
+    suffix = uuid.uuid4().hex[:8]
+    ids = [data(CREATE_CATEGORY, {"i": {"name": f"Fuzz {suffix} {n}"}})["createCategory"]["category"]["id"]
+           for n in range(categories)]
+    for n in range(products):
+        product = {"sku": f"FUZZ-{suffix}-{n}", "name": f"Fuzz {n}", "price": "5.00", "stockQuantity": 50}
+        ids.append(data(CREATE_PRODUCT, {"i": product})["createProduct"]["product"]["id"])
+    return ids
+
+
+def wait_for_cart_read_model(redis_url: str, product_ids: Iterable[str], *, prefix: str = "cart:") -> None:
+    """Until the cart's product read model has them (with the workers running), so cart lines may succeed."""
+    import redis
+
+    from common.testing.polling import wait_until
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        wait_until(lambda: all(client.exists(f"{prefix}product:{i}") for i in product_ids), timeout=60,
+                   what="the fuzz products in the cart's read model")
+    finally:
+        client.close()
 
 
 # --- snapshots --------------------------------------------------------------------------------
