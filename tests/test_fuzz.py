@@ -15,6 +15,7 @@ A new service is fuzzed by its entry in services.json alone.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import graphql
@@ -68,16 +69,30 @@ def schemas(urls, http) -> dict[str, graphql.GraphQLSchema]:
 
 
 @pytest.fixture(scope="module")
-def staff_headers(gateway) -> dict[str, str]:
+def staff_login(gateway):
+    """() -> staff headers, signing in again before the 5-minute access token runs out (the module
+    runs longer than that), so staff cases never quietly turn anonymous."""
     login = 'mutation { login(email: "admin@example.com", password: "Admin-demo-pass-1") { accessToken } }'
-    token = gateway.data(login)["login"]["accessToken"]
-    return {"Authorization": f"Bearer {token}"}
+    state: dict = {"at": 0.0}
+
+    def headers() -> dict[str, str]:
+        if time.monotonic() - state["at"] > 120:
+            state["headers"] = {"Authorization": f"Bearer {gateway.data(login)['login']['accessToken']}"}
+            state["at"] = time.monotonic()
+        return state["headers"]
+
+    return headers
+
+
+@pytest.fixture
+def staff_headers(staff_login) -> dict[str, str]:
+    return staff_login()
 
 
 @pytest.fixture(scope="module")
-def fodder(platform, staff_headers) -> list[str]:
+def fodder(platform, staff_login) -> list[str]:
     """Ids of rows made here for the fuzzer to update and delete (rows.create_fodder)."""
-    client = platform.client(**staff_headers)
+    client = platform.client(**staff_login())
     ids = rows.create_fodder(client.data)
     if platform.broker is not None:  # workers running: let the cart know the products
         rows.wait_for_cart_read_model(platform.env["CART_REDIS_URL"], ids[3:])
