@@ -59,7 +59,10 @@ def run_case(strategy: st.SearchStrategy[Any], send: Any, examples: int, seed: i
     except AssertionError as error:
         failure.append(str(error).splitlines()[0][:300])
     except Exception as error:  # a failing property is reported, not raised
-        failure.append(f"{error.__class__.__name__}: {str(error)[:300]}")
+        # A flaky failure (failed once, passed on replay) hides its cause in a sub-exception.
+        cause = next(iter(getattr(error, "exceptions", ())), None)
+        detail = f" <- {cause.__class__.__name__}: {str(cause)[:600]}" if cause is not None else ""
+        failure.append(f"{error.__class__.__name__}: {str(error)[:300]}{detail}")
     return {"examples": findings.requests, "seconds": round(time.perf_counter() - started, 1),
             "statuses": findings.statuses, "codes": dict(sorted(findings.codes.items(), key=lambda kv: -kv[1])[:8]),
             "succeeded": dict(succeeded), "failure": failure[0] if failure else None}
