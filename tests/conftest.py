@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class Platform:
     gateway_url: str  # development-mode gateway base URL
     env: dict[str, str] = field(default_factory=dict)  # what every service and worker was started with
     clients: list[GraphQL] = field(default_factory=list)
+    broker: str | None = None  # set once `event_backbone` started the broker and the workers
 
     def kill_worker(self, name: str) -> None:
         """SIGKILL a worker (e.g. "catalog-consume"): no graceful stop, nothing committed on the way out."""
@@ -62,6 +64,26 @@ class Platform:
         name, *arguments = worker.split()
         self.supervisor.start(f"{service_name}-{name}", [str(VENV_PYTHON), "manage.py", name, *arguments],
                               cwd=ROOT / service["project"], env=env)
+
+    @contextmanager
+    def workers_stopped(self) -> Iterator[None]:
+        """No worker writes meanwhile (tests that count rows): the running relays, consumers and loops
+        get SIGTERM (each finishes its batch), and are started again afterwards."""
+        stopped = []
+        for service in services.services():
+            for worker in service.get("workers", []):
+                process = self.supervisor.processes.get(f"{service['name']}-{worker.split()[0]}")
+                if process is not None and process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    stopped.append((service["name"], worker, process))
+        try:
+            for _, _, process in stopped:
+                process.wait(timeout=30)
+            yield
+        finally:
+            for service_name, worker, _ in stopped:
+                assert self.broker is not None
+                self.start_worker(service_name, worker, broker=self.broker)
 
     def client(self, base_url: str | None = None, path: str = "/graphql", **headers: str) -> GraphQL:
         client = GraphQL((base_url or self.gateway_url) + path, headers)
@@ -158,6 +180,7 @@ def event_backbone(platform: Platform) -> Iterator[str]:
                 manage(service, ["create_topics"], env=service_env(
                     service, extra={**platform.env, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}))
         start_workers(platform.supervisor, broker=broker.bootstrap_servers, production=False, extra_env=platform.env)
+        platform.broker = broker.bootstrap_servers
         yield broker.bootstrap_servers
     finally:
         broker.stop()

@@ -58,6 +58,7 @@ class ConsumerStats:
     dead_lettered: int = 0
     retries: int = 0
     broker_failures: int = 0
+    prune_failures: int = 0
 
 
 class EventConsumer:
@@ -290,8 +291,16 @@ class EventConsumer:
         self._next_prune = now.timestamp() + setting("EVENTS_PRUNE_INTERVAL_SECONDS")
         cutoff = now - timedelta(days=setting("EVENTS_PROCESSED_RETENTION_DAYS"))
         table = ProcessedEvent._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE processed_at < %s LIMIT 5000)",  # noqa: S608
-                [cutoff],
-            )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE processed_at < %s LIMIT 5000)",  # noqa: S608
+                    [cutoff],
+                )
+        except self.applier.transient_errors as exc:
+            # Housekeeping only: a database (or, for the cart's applier, Redis) outage must not end
+            # the consumer; the next interval tries again, on a fresh connection.
+            self.stats.prune_failures += 1
+            self._count("prune_failed")
+            logger.warning("consumer: pruning processed events failed (%s); carrying on", exc)
+            self.applier.recover()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,14 @@ json_values = st.recursive(
 )
 
 
+# Strings a command accepts (SKUs, slugs, names, currencies, emails, passwords), so that creating
+# mutations also succeed now and then (and conflict when the same value comes again).
+plausible_text = st.one_of(
+    st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8})?", fullmatch=True), st.sampled_from(["USD", "EUR", "Fuzz-pass-8142-x"]),
+    st.from_regex(r"fuzz[0-9]{1,6}@example\.com", fullmatch=True),
+)
+
+
 def _object_node(values: dict[str, graphql.ValueNode]) -> graphql.ObjectValueNode:
     return graphql.ObjectValueNode(
         fields=tuple(graphql.ObjectFieldNode(name=graphql.NameNode(value=k), value=v) for k, v in values.items())
@@ -68,13 +76,19 @@ def _entity_representations(schema: graphql.GraphQLSchema) -> st.SearchStrategy[
     return st.one_of(representation, _scalar_literals())
 
 
-def custom_scalar_strategies(schema: graphql.GraphQLSchema) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
-    """A strategy for every non-built-in scalar of the schema, so new services need no code here."""
+def custom_scalar_strategies(schema: graphql.GraphQLSchema,
+                             ids: Sequence[str] = ()) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
+    """A strategy for every non-built-in scalar of the schema, so new services need no code here.
+    With `ids` (ids of rows that exist), ID arguments are one of them half of the time: commands
+    then get past "not found" and succeed (updates, deletes, cart lines), which the row checks need."""
     builtin = {"Int", "Float", "String", "ID", "Boolean"}
     strategies: dict[str, st.SearchStrategy[graphql.ValueNode]] = {}
     for name, named in schema.type_map.items():
         if isinstance(named, graphql.GraphQLScalarType) and name not in builtin and not name.startswith("__"):
             strategies[name] = _entity_representations(schema) if name == "_Any" else _scalar_literals()
+    strategies["String"] = st.one_of(hostile_text, plausible_text).map(nodes.String)
+    if ids:
+        strategies["ID"] = st.one_of(st.sampled_from(list(ids)), hostile_text).map(nodes.String)
     return strategies
 
 
@@ -118,14 +132,39 @@ def root_fields(schema: graphql.GraphQLSchema, root: graphql.GraphQLObjectType |
     return sorted(set(root.fields) - set(excluded)) if root is not None else []
 
 
-def operations(schema: graphql.GraphQLSchema, kind: str, excluded: Iterable[str] = ()) -> st.SearchStrategy[str]:
+def operations(schema: graphql.GraphQLSchema, kind: str, excluded: Iterable[str] = (),
+               ids: Sequence[str] = ()) -> st.SearchStrategy[str]:
     """Schema-valid query or mutation documents (hostile literals), without the excluded root fields."""
-    scalars = custom_scalar_strategies(schema)
+    scalars = custom_scalar_strategies(schema, ids)
     if kind == "query":
         fields = root_fields(schema, schema.query_type, excluded)
         return queries(schema, fields=fields, custom_scalars=scalars) if fields else st.just("{ __typename }")
     fields = root_fields(schema, schema.mutation_type, excluded)
     return mutations(schema, fields=fields, custom_scalars=scalars) if fields else st.just("{ __typename }")
+
+
+def plausible_mutations(schema: graphql.GraphQLSchema, excluded: Iterable[str] = (),
+                        ids: Sequence[str] = ()) -> st.SearchStrategy[str]:
+    """Mutations with arguments a command may well accept (valid-looking strings, small numbers,
+    prices, existing `ids`, no nulls), so creates, updates, deletes and cart lines succeed often:
+    what the row checks of their successes need (hostile literals rarely get past validation)."""
+    scalars: dict[str, st.SearchStrategy[graphql.ValueNode]] = {
+        name: st.sampled_from(["5.00", "12.50", "0.99", "1"]).map(nodes.String)
+        for name in custom_scalar_strategies(schema) if name != "_Any"
+    }
+    if "_Any" in scalars or "_Any" in schema.type_map:
+        scalars["_Any"] = _entity_representations(schema)
+    scalars["String"] = plausible_text.map(nodes.String)
+    scalars["Int"] = st.one_of(st.integers(min_value=1, max_value=5), st.sampled_from([0, -1, 100])).map(nodes.Int)
+    if ids:
+        scalars["ID"] = st.sampled_from(list(ids)).map(nodes.String)
+    fields = root_fields(schema, schema.mutation_type, excluded)
+    if not fields:
+        return st.just("{ __typename }")
+    # One root field per document: with several, the first failing non-null one nulls `data` and
+    # the others' outcomes are unknown.
+    return st.sampled_from(fields).flatmap(
+        lambda name: mutations(schema, fields=[name], custom_scalars=scalars, allow_null=False))
 
 
 def _selection(named: graphql.GraphQLNamedType) -> str:
@@ -135,7 +174,8 @@ def _selection(named: graphql.GraphQLNamedType) -> str:
 
 
 @st.composite
-def operations_with_variables(draw: Any, schema: graphql.GraphQLSchema, excluded: Iterable[str] = ()) -> tuple[str, dict]:
+def operations_with_variables(draw: Any, schema: graphql.GraphQLSchema, excluded: Iterable[str] = (),
+                              ids: Sequence[str] = ()) -> tuple[str, dict]:
     """One root field with every argument passed as a variable, and hostile JSON for the variables."""
     candidates = []
     for kind, root in (("query", schema.query_type), ("mutation", schema.mutation_type)):
@@ -148,7 +188,11 @@ def operations_with_variables(draw: Any, schema: graphql.GraphQLSchema, excluded
     declarations = ", ".join(f"${arg}: {a.type}" for arg, a in definition.args.items())
     arguments = ", ".join(f"{arg}: ${arg}" for arg in definition.args)
     document = f"{kind}({declarations}) {{ {name}({arguments}){_selection(graphql.get_named_type(definition.type))} }}"
-    variables = draw(st.dictionaries(st.sampled_from(list(definition.args)), json_values, max_size=len(definition.args)))
+    values = {arg: st.one_of(st.sampled_from(list(ids)), json_values)
+              if ids and graphql.get_named_type(a.type).name == "ID" else json_values
+              for arg, a in definition.args.items()}
+    chosen = draw(st.lists(st.sampled_from(list(definition.args)), unique=True, max_size=len(definition.args)))
+    variables = {arg: draw(values[arg]) for arg in chosen}
     return document, variables
 
 
