@@ -91,3 +91,20 @@ def test_consumer_counts_and_lag_per_partition(client, run_consumer) -> None:
     assert value(samples, "events_consumed_total", group=group, result="processed") == 5
     assert value(samples, "events_consumed_total", group=group, result="dead_lettered") == 1
     assert value(samples, "events_consumer_lag", group=group, topic=topic) == 0
+
+
+def test_a_database_refusing_connections_leaves_the_scrape_answering(client, monkeypatch) -> None:
+    """Seen with a full cluster ("too many clients"): /metrics/ was a 500. The Redis-backed lines stay."""
+    from django.db import OperationalError
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    def refused(self):
+        raise OperationalError("FATAL:  sorry, too many clients already")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(BaseDatabaseWrapper, "cursor", refused)
+        response = client.get("/metrics/", HTTP_X_METRICS_TOKEN="test-metrics-token")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "# database unavailable" in body and "events_outbox_pending" not in body.replace("# database", "")
+    assert value(scrape(client), "cache_redis_up") == 1

@@ -131,6 +131,13 @@ def test_a_lost_database_connection_is_service_unavailable_not_internal():
     assert "administrator" not in str(formatted)
 
 
+def test_a_database_refusing_connections_outside_execution_is_service_unavailable():
+    """Seen with a full cluster: a mutation's transaction.atomic() could not connect, before execution."""
+    formatted = format_error(OperationalError("FATAL:  sorry, too many clients already"))
+    assert formatted == {"message": "The service is temporarily unavailable; try again later.",
+                         "extensions": {"code": "SERVICE_UNAVAILABLE"}}
+
+
 def test_env_overrides_the_shared_file():
     assert load_limits(environ={"GRAPHQL_MAX_ALIASES": "3"}).max_aliases == 3
     assert load_limits(environ={}).max_aliases == 15

@@ -51,22 +51,29 @@ def _backing_store_errors() -> tuple[type[BaseException], ...]:
     return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
+def _unavailable(cause: BaseException, path: Any) -> dict[str, Any]:
+    """Not a bug but an outage the client may retry: SERVICE_UNAVAILABLE, details only in the log."""
+    logger.warning("Backing store unavailable at %s: %s", path, cause.__class__.__name__, exc_info=cause)
+    unavailable: dict[str, Any] = {"message": "The service is temporarily unavailable; try again later.",
+                                   "extensions": {"code": str(ErrorCode.SERVICE_UNAVAILABLE)}}
+    if path:
+        unavailable["path"] = path
+    return unavailable
+
+
 def format_error(error: Exception) -> dict[str, Any]:
     """Format one error for the response; never leaks internals of unexpected failures."""
     if isinstance(error, DomainError):  # raised outside execution (e.g. the auth middleware)
         return format_domain_error(error)
+    if isinstance(error, _backing_store_errors()):
+        # Outside execution too: a mutation's transaction.atomic() that cannot get a connection
+        # ("too many clients", the database restarting) is an outage, not a bug.
+        return _unavailable(error, None)
     if not isinstance(error, GraphQLError):
         logger.error("Unexpected error outside execution", exc_info=error)
         return {**INTERNAL, "extensions": dict(INTERNAL["extensions"])}
     if isinstance(error.original_error, _backing_store_errors()):
-        # Not a bug but an outage the client may retry: SERVICE_UNAVAILABLE, details only in the log.
-        logger.warning("Backing store unavailable at %s: %s", error.path, error.original_error.__class__.__name__,
-                       exc_info=error.original_error)
-        unavailable: dict[str, Any] = {"message": "The service is temporarily unavailable; try again later.",
-                                       "extensions": {"code": str(ErrorCode.SERVICE_UNAVAILABLE)}}
-        if error.path:
-            unavailable["path"] = error.path
-        return unavailable
+        return _unavailable(error.original_error, error.path)
     if not _is_client_error(error):
         logger.error("Unexpected error in resolver at %s", error.path, exc_info=error.original_error)
         formatted: dict[str, Any] = {**INTERNAL, "extensions": dict(INTERNAL["extensions"])}
