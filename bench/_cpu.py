@@ -1,4 +1,10 @@
-"""CPU time per process group of a platform run (/proc/<pid>/stat utime+stime), for the benches.
+"""CPU time and memory of processes from /proc, for the benches: CPU per request (utime+stime of
+/proc/<pid>/stat) moves far less with the other engineers' load on the shared machine than latency does.
+
+One way to each: `process_tree` (a pid and its descendants: gunicorn forks workers, start.mjs re-runs
+itself), `cpu_seconds` / `cpu_by_thread` / `rss_mb` / `peak_rss_mb` of a list of pids, `tree_cpu` /
+`group_cpu` (roots by group name, each with its descendants), and `CpuMeter` + `report` (the table
+checkout_bench prints).
 
 A `CpuMeter` snapshots every process of the supervisor (and its descendants: gunicorn workers, the
 gateway's children), the broker, this process (the load generator) and the PostgreSQL backends
@@ -9,28 +15,124 @@ that exit between the snapshots are not counted (services keep theirs: CONN_MAX_
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds user+system) of one process, or None if it is gone."""
+def _stat_fields(path: str) -> list[str] | None:
+    """The fields of a /proc stat file after the command name (which may hold spaces and parentheses)."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        raw = Path(path).read_text()
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+    return raw.rsplit(")", 1)[1].split()
+
+
+def _ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
 
 
 def _all_processes() -> dict[int, tuple[int, float]]:
+    """{pid: (parent pid, CPU seconds user+system)} of every process there is now."""
     table = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
-            table[int(entry)] = stat
+        if entry.isdigit() and (fields := _stat_fields(f"/proc/{entry}/stat")) is not None:
+            table[int(entry)] = int(fields[1]), _ticks(fields) / TICK
     return table
+
+
+def _children(table: dict[int, tuple[int, float]]) -> dict[int, list[int]]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (ppid, _) in table.items():
+        children[ppid].append(pid)
+    return children
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its descendants (scanning /proc: gunicorn forks workers, start.mjs re-runs itself)."""
+    children = _children(_all_processes())
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [child for pid in frontier for child in children.get(pid, [])]
+        tree += frontier
+    return tree
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """utime + stime of the processes (all their threads), in seconds."""
+    return sum(_ticks(fields) for pid in pids if (fields := _stat_fields(f"/proc/{pid}/stat")) is not None) / TICK
+
+
+def cpu_by_thread(pids: Iterable[int]) -> dict[str, float]:
+    """utime + stime per thread name (/proc/<pid>/task/<tid>/comm: node's main thread, V8 workers, libuv...)."""
+    totals: dict[str, float] = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            except OSError:
+                continue
+            if (fields := _stat_fields(f"/proc/{pid}/task/{tid}/stat")) is None:
+                continue
+            name = re.sub(r"\d+$", "", name)  # one row per kind of thread
+            totals[name] = totals.get(name, 0.0) + _ticks(fields) / TICK
+    return totals
+
+
+def _status_kb(pids: Iterable[int], key: str) -> list[int]:
+    """The `key:` line (VmRSS, VmHWM...) of /proc/<pid>/status, in kB, of each process still there that has one."""
+    found = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if match := re.search(rf"^{key}:\s+(\d+) kB", status, re.M):
+            found.append(int(match.group(1)))
+    return found
+
+
+def rss_mb(pids: Iterable[int]) -> float:
+    """Resident memory of the processes together (VmRSS), in MB."""
+    return sum(_status_kb(pids, "VmRSS")) / 1024
+
+
+def peak_rss_mb(pids: Iterable[int]) -> float:
+    """The largest VmHWM (peak resident set) among the processes, in MB."""
+    return max(_status_kb(pids, "VmHWM"), default=0) / 1024
+
+
+def tree_cpu(roots: Iterable[tuple[str, int]],
+             table: dict[int, tuple[int, float]] | None = None) -> dict[int, tuple[str, float]]:
+    """{pid: (group, CPU seconds)} of every root and its descendants, from one scan of /proc (`table`, or a
+    new one); a process under two roots counts once, in the first root's group."""
+    table = _all_processes() if table is None else table
+    children = _children(table)
+    owned: dict[int, tuple[str, float]] = {}
+    for group, root in roots:
+        stack = [root]
+        while stack:
+            pid = stack.pop()
+            if pid in table and pid not in owned:
+                owned[pid] = (group, table[pid][1])
+                stack.extend(children.get(pid, []))
+    return owned
+
+
+def group_cpu(roots: Iterable[tuple[str, int]]) -> dict[str, float]:
+    """{group: CPU seconds} of the roots with their descendants (several roots may share a group)."""
+    spent: dict[str, float] = defaultdict(float)
+    for group, seconds in tree_cpu(roots).values():
+        spent[group] += seconds
+    return dict(spent)
 
 
 class CpuMeter:
@@ -49,17 +151,7 @@ class CpuMeter:
 
     def snapshot(self) -> dict[int, tuple[str, float]]:
         table = _all_processes()
-        children: dict[int, list[int]] = defaultdict(list)
-        for pid, (ppid, _) in table.items():
-            children[ppid].append(pid)
-        owned: dict[int, tuple[str, float]] = {}
-        for group, root in self.roots.items():
-            stack = [root]
-            while stack:
-                pid = stack.pop()
-                if pid in table and pid not in owned:
-                    owned[pid] = (group, table[pid][1])
-                    stack.extend(children.get(pid, []))
+        owned = tree_cpu(self.roots.items(), table)
         for pid, group in self._postgres_backends().items():
             if pid in table:
                 owned[pid] = (group, table[pid][1])

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _cpu import process_tree, rss_mb  # bench/_cpu.py: the benches run from bench/, which is on sys.path
 from common.testing.net import free_port, port_open
 from common.testing.polling import TimedOut
 from common.testing.polling import wait_until as _wait_until
@@ -47,32 +48,6 @@ from devtools.supervisor import Supervisor  # noqa: E402
 ADMIN = ("admin@example.com", "Admin-demo-pass-1")
 CUSTOMER = ("customer@example.com", "Customer-demo-pass-1")
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of one process and its children (MB), from /proc."""
-    total = 0
-    for candidate in [pid, *children_of(pid)]:
-        try:
-            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parts = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(parts[1]) == pid:  # ppid
-            child = int(stat.parent.name)
-            found += [child, *children_of(child)]
-    return found
 
 
 @dataclass
@@ -185,9 +160,11 @@ class Platform:
                                           cwd=ROOT / service["project"], env=env)
 
     def rss(self) -> dict[str, float]:
-        figures = {name: rss_mb(p.pid) for name, p in self.supervisor.processes.items() if p.poll() is None}
+        """{process: resident MB of it and its children}, of every one still running."""
+        figures = {name: rss_mb(process_tree(p.pid)) for name, p in self.supervisor.processes.items()
+                   if p.poll() is None}
         if self.redis is not None:
-            figures["bench-redis"] = rss_mb(self.redis.pid)
+            figures["bench-redis"] = rss_mb(process_tree(self.redis.pid))
         return figures
 
     def alive(self) -> dict[str, bool]:

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _proc import cpu_seconds, process_tree  # noqa: E402 - bench/_proc.py
+from _cpu import cpu_seconds, process_tree  # noqa: E402 - bench/_cpu.py
 from common.testing.net import free_port  # noqa: E402
 
 from devtools.bootstrap import setup  # noqa: E402

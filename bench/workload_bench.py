@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _cpu import group_cpu  # noqa: E402
 from _platform import SyncGateway, drop_databases, start_production_platform  # noqa: E402
 from common.testing.polling import TimedOut, wait_until  # noqa: E402
 from gateway_bench import Connection  # noqa: E402
@@ -343,14 +344,11 @@ def ratio(hits: float, misses: float) -> str:
 def cpu_seconds(supervisor: Supervisor, broker_pid: int | None) -> dict[str, float]:
     """{process group: user+system CPU seconds} of every process the bench started, with children (the
     gunicorn workers): per request it moves less with the machine's load than latency does."""
-    from _platform import children_of
-
-    tick = os.sysconf("SC_CLK_TCK")
-    groups: dict[str, float] = defaultdict(float)
     service_names = {s["name"] for s in services()}
     roots = {name: process.pid for name, process in supervisor.processes.items()}
     if broker_pid:
         roots["broker"] = broker_pid
+    groups: list[tuple[str, int]] = []
     for name, root in roots.items():
         if name in service_names or name.endswith("-redis") or name == "broker":
             group = "shared-redis" if name == f"{GATEWAY_NAME}-redis" else name  # caches, response cache, counters
@@ -358,13 +356,8 @@ def cpu_seconds(supervisor: Supervisor, broker_pid: int | None) -> dict[str, flo
             group = "gateway"
         else:
             group = name  # a worker: <service>-relay_outbox, -consume, orders-expire_pending_orders
-        for pid in [root, *children_of(root)]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            groups[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return groups
+        groups.append((group, root))
+    return group_cpu(groups)
 
 
 def committed(bases: dict[str, str], token: str, topic: str) -> dict[str, int]:
