@@ -95,14 +95,15 @@ def test_consumer_counts_and_lag_per_partition(client, run_consumer) -> None:
 
 def test_a_database_refusing_connections_leaves_the_scrape_answering(client, monkeypatch) -> None:
     """Seen with a full cluster ("too many clients"): /metrics/ was a 500. The Redis-backed lines stay."""
+    from common.observability import metrics
     from django.db import OperationalError
-    from django.db.backends.base.base import BaseDatabaseWrapper
 
-    def refused(self):
-        raise OperationalError("FATAL:  sorry, too many clients already")
+    class RefusingConnection:
+        def cursor(self):
+            raise OperationalError("FATAL:  sorry, too many clients already")
 
     with monkeypatch.context() as patched:
-        patched.setattr(BaseDatabaseWrapper, "cursor", refused)
+        patched.setattr(metrics, "connection", RefusingConnection())
         response = client.get("/metrics/", HTTP_X_METRICS_TOKEN="test-metrics-token")
     assert response.status_code == 200
     body = response.content.decode()
