@@ -128,25 +128,22 @@ def _verify(token: str) -> tuple[AccessClaims, str, Any]:
     return _claims(payload), kid, key
 
 
-class _VerifiedTokens:
-    """Token text (+ issuer, audience, leeway) -> verified claims, per process, for a minute at most.
-
-    Verifying RS256 and parsing the claims is the largest part of a token check (bench/auth_verify.py);
-    a client sends the same token on every request until it refreshes it. Only successes are kept."""
+class _ExpiringEntries:
+    """A small per-process map whose entries expire; bounded (expired entries go first, then all)."""
 
     MAX_ENTRIES = 4096
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[Any, ...], tuple[float, tuple[AccessClaims, str, Any]]] = {}
+        self._entries: dict[Any, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...]) -> tuple[AccessClaims, str, Any] | None:
+    def lookup(self, key: Any) -> tuple[bool, Any]:
         entry = self._entries.get(key)
         if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
+            return False, None
+        return True, entry[1]
 
-    def put(self, key: tuple[Any, ...], value: tuple[AccessClaims, str, Any], ttl: float) -> None:
+    def put(self, key: Any, value: Any, ttl: float) -> None:
         with self._lock:
             if len(self._entries) >= self.MAX_ENTRIES:
                 now = time.monotonic()
@@ -158,6 +155,18 @@ class _VerifiedTokens:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class _VerifiedTokens(_ExpiringEntries):
+    """Token text (+ issuer, audience, leeway) -> verified claims, per process, for a minute at most.
+
+    Verifying RS256 and parsing the claims is the largest part of a token check (bench/auth_verify.py);
+    a client sends the same token on every request until it refreshes it. Only successes are kept."""
+
+    MAX_ENTRIES = 4096
+
+    def get(self, key: tuple[Any, ...]) -> tuple[AccessClaims, str, Any] | None:
+        return self.lookup(key)[1]
 
 
 _verified = _VerifiedTokens()
@@ -219,33 +228,13 @@ def _is_str_list(value: Any) -> bool:
 # --- session state ------------------------------------------------------------------------------
 
 
-class _StateCache:
+class _StateCache(_ExpiringEntries):
     """(session, user, jti) -> rejection reason, kept for a fraction of a second per process."""
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, str, str], tuple[float, str | None]] = {}
-        self._lock = threading.Lock()
-
     def get(self, key: tuple[str, str, str]) -> tuple[bool, str | None]:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] <= time.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def put(self, key: tuple[str, str, str], reason: str | None, ttl: float) -> None:
-        with self._lock:
-            if len(self._entries) >= self.MAX_ENTRIES:
-                now = time.monotonic()
-                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-                if len(self._entries) >= self.MAX_ENTRIES:
-                    self._entries.clear()
-            self._entries[key] = (time.monotonic() + ttl, reason)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        return self.lookup(key)
 
 
 _state_cache = _StateCache()
