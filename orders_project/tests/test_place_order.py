@@ -161,16 +161,21 @@ def test_placement_waits_for_the_cart_version_the_client_saw(customer, shop, set
     lamp, bulb = shop.product(), shop.product()
     version = shop.cart(customer.user_id, {lamp: 1})
     # The client saw version+1 (a line added just before checkout); its event arrives a moment later.
-    timer = threading.Timer(0.3, lambda: (shop.cart(customer.user_id, {lamp: 1, bulb: 1}), connection.close()))
     settings.ORDERS_CART_WAIT_SECONDS = 10
+    order = _place_while_the_cart_grows(customer, shop, lamp, bulb, version)
+    assert order.cart_version == version + 1 and order.lines.count() == 2
+
+
+def _place_while_the_cart_grows(customer, shop, lamp, bulb, version):
+    """placeOrder for version+1 while the replica still has `version`; the line's event lands 0.3 s later."""
+    timer = threading.Timer(0.3, lambda: (shop.cart(customer.user_id, {lamp: 1, bulb: 1}), connection.close()))
     timer.start()
     try:
-        order = commands.place_order(
+        return commands.place_order(
             user_id=customer.user_id, idempotency_key="k", shipping_address=_address(), cart_version=version + 1
         )
     finally:
         timer.join()
-    assert order.cart_version == version + 1 and order.lines.count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -181,14 +186,7 @@ def test_the_cart_wait_wakes_on_the_consumers_commit_not_on_its_poll(customer, s
     settings.ORDERS_CART_WAIT_SECONDS = 8
     settings.ORDERS_CART_POLL_SECONDS = 6  # a poll alone would end the wait only after 6 s
     started = time.monotonic()
-    timer = threading.Timer(0.3, lambda: (shop.cart(customer.user_id, {lamp: 1, bulb: 1}), connection.close()))
-    timer.start()
-    try:
-        order = commands.place_order(
-            user_id=customer.user_id, idempotency_key="k", shipping_address=_address(), cart_version=version + 1
-        )
-    finally:
-        timer.join()
+    order = _place_while_the_cart_grows(customer, shop, lamp, bulb, version)
     assert order.cart_version == version + 1 and order.lines.count() == 2
     assert time.monotonic() - started < 3, "the placement waited for its poll, not for the notification"
 
