@@ -46,8 +46,10 @@ def run_tests(pytest_args: list[str]) -> int:
         say(f"pytest: {name}")
         report = LOG_DIR / f"junit-{name}.xml"
         report.unlink(missing_ok=True)
-        code = subprocess.run([str(VENV_PYTHON), "-m", "pytest", "-q", f"--junitxml={report}", *pytest_args],
-                              cwd=directory).returncode
+        # --create-db: the whole run starts from fresh test databases; a suite run by hand keeps
+        # --reuse-db (pytest.ini) for speed, and an interrupted run's leftover rows must not reach CI.
+        code = subprocess.run([str(VENV_PYTHON), "-m", "pytest", "-q", f"--junitxml={report}", "--create-db",
+                               *pytest_args], cwd=directory).returncode
         counts = junit_counts(report)
         passed, failed, skipped = passed + counts[0], failed + counts[1], skipped + counts[2]
         if code != 0:
