@@ -46,14 +46,17 @@ def run_tests(pytest_args: list[str]) -> int:
         say(f"pytest: {name}")
         report = LOG_DIR / f"junit-{name}.xml"
         report.unlink(missing_ok=True)
-        # --create-db: the whole run starts from fresh test databases; a suite run by hand keeps
-        # --reuse-db (pytest.ini) for speed, and an interrupted run's leftover rows must not reach CI.
-        code = subprocess.run([str(VENV_PYTHON), "-m", "pytest", "-q", f"--junitxml={report}", "--create-db",
-                               *pytest_args], cwd=directory).returncode
+        # --create-db for the Django suites: the whole run starts from fresh test databases; a suite run by
+        # hand keeps --reuse-db (pytest.ini) for speed, and an interrupted run's leftover rows never reach CI.
+        fresh = ["--create-db"] if "--reuse-db" in (directory / "pytest.ini").read_text() else []
+        code = subprocess.run([str(VENV_PYTHON), "-m", "pytest", "-q", f"--junitxml={report}", *fresh, *pytest_args],
+                              cwd=directory).returncode
         counts = junit_counts(report)
         passed, failed, skipped = passed + counts[0], failed + counts[1], skipped + counts[2]
         if code != 0:
             failures.append(name)
+            if counts[1] == 0:  # pytest stopped before reporting (usage error, collection crash): still a failure
+                failed += 1
     print()
     if failures:
         say("FAILED: " + ", ".join(failures))
