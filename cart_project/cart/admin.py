@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from common.errors import ServiceUnavailable
+from common.read_only_admin import ReadOnlyAdmin
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
@@ -33,16 +34,7 @@ def find_cart_id(term: str) -> tuple[str | None, Any]:
 
 
 @admin.register(Cart)
-class CartLookupAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+class CartLookupAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if not self.has_view_permission(request):
             from django.core.exceptions import PermissionDenied
