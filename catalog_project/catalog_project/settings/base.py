@@ -30,10 +30,9 @@ EVENTS_PUBLISH_TOPICS = ["catalog.stock"]
 ROOT_URLCONF = "catalog_project.urls"
 WSGI_APPLICATION = "catalog_project.wsgi.application"
 
-# common.db.postgresql: Django's backend whose per-request health check asks PostgreSQL only when the
-# idle socket shows a sign of trouble (a terminated backend, a restarted server): no SELECT 1 round trip
-# before every request (docs/performance.md §2).
-DATABASES = {"default": {**database_config("catalog"), "ENGINE": "common.db.postgresql"}}
+# database_config's backend is common.db.postgresql for every service: no SELECT 1 round trip before every
+# request (docs/performance.md §2).
+DATABASES = {"default": database_config("catalog")}
 # Server-side parameters, and statements run 5 times on a connection are prepared (psycopg's default;
 # Django turns preparing off): PostgreSQL parses and plans the list query once per connection.
 DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), "server_side_binding": True,

@@ -56,4 +56,8 @@ def database_config(default_name: str) -> dict[str, Any]:
     default_url = f"postgres://postgres@127.0.0.1:5432/{name}"
     config = dj_database_url.parse(env_str("DATABASE_URL", default_url), conn_max_age=60, conn_health_checks=True)
     config["ATOMIC_REQUESTS"] = False
+    # common.db.postgresql: Django's backend whose per-request health check asks PostgreSQL only when the
+    # idle socket shows a sign of trouble, with timestamps decoded in C (docs/performance.md §2).
+    if config.get("ENGINE") == "django.db.backends.postgresql":
+        config["ENGINE"] = "common.db.postgresql"
     return config
