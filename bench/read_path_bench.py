@@ -33,9 +33,8 @@ from _cpu import cpu_seconds, process_tree  # noqa: E402 - bench/_cpu.py
 from common.testing.net import free_port  # noqa: E402
 
 from devtools.bootstrap import setup  # noqa: E402
-from devtools.env import production_env, service_env  # noqa: E402
+from devtools.env import production_env  # noqa: E402
 from devtools.gateway import compose_supergraph, ensure_gateway_dependencies, start_gateway  # noqa: E402
-from devtools.manage import manage  # noqa: E402
 from devtools.paths import LOG_DIR  # noqa: E402
 from devtools.servers import start_services  # noqa: E402
 from devtools.service_redis import start_service_redis  # noqa: E402
@@ -100,11 +99,6 @@ def start_platform(supervisor: Supervisor, extra: Supervisor, *,
     # Services that keep their data in a Redis of their own (the cart) get one on a free port.
     env.update(start_service_redis(supervisor, ports={s["name"]: free_port() for s in services() if s.get("redis")},
                                    data_root=Path(tempfile.mkdtemp(prefix="bench-service-redis-", dir=LOG_DIR))))
-    # Production settings create no signing key (dev does): one of this run's own, as a deployment has.
-    env["ACCOUNTS_SIGNING_KEYS_DIR"] = tempfile.mkdtemp(prefix="bench-read-keys-", dir=LOG_DIR)
-    for service in services():
-        if service["name"] == "accounts":
-            manage(service, ["rotate_signing_key"], env=service_env(service, "prod", env))
     base = start_services(supervisor, production=True, ports=ports, extra_env=env)
     subgraph_urls = graphql_urls(base)
     urls = {"catalog": subgraph_urls["catalog"]}

@@ -55,7 +55,7 @@ def drop_databases(suffix: str) -> None:
 
 def setup(*, production: bool = False) -> None:
     """Backing services, one database per service (named with DATABASE_NAME_SUFFIX), migrations, seeds;
-    with `production`, collected static files too."""
+    with `production`, collected static files and what production settings need provisioned (a signing key)."""
     ensure_backing_services()
     suffix = os.environ.get("DATABASE_NAME_SUFFIX", "")
     ensure_databases(s["database"] + suffix for s in services())
@@ -65,4 +65,9 @@ def setup(*, production: bool = False) -> None:
         if service.get("seed"):
             manage(service, service["seed"])
         if production:
-            manage(service, ["collectstatic", "--noinput", "-v", "0"], env=service_env(service, "prod", production_env()))
+            prod_env = service_env(service, "prod", production_env())
+            manage(service, ["collectstatic", "--noinput", "-v", "0"], env=prod_env)
+            # What production settings never invent (the accounts' signing key): provisioned once here,
+            # as a deployment's init job does (docs/operations.md).
+            if service.get("provision_prod"):
+                manage(service, service["provision_prod"], env=prod_env)

@@ -129,6 +129,17 @@ def test_private_keys_are_not_world_readable(fresh_keys):
     assert (fresh_keys / f"{kid}.pem").stat().st_mode & 0o077 == 0
 
 
+def test_if_missing_provisions_the_first_key_once(settings, fresh_keys):
+    settings.ACCOUNTS_SIGNING_KEYS_AUTOCREATE = False
+    call_command("rotate_signing_key", "--if-missing", stdout=StringIO())
+    first = keys.keyring().active().kid
+    out = StringIO()
+    call_command("rotate_signing_key", "--if-missing", stdout=out)
+    assert "nothing to do" in out.getvalue()
+    assert keys.keyring().active().kid == first
+    assert [key.kid for key in keys.keyring().published()] == [first]
+
+
 def test_without_autocreate_a_missing_key_is_a_clear_configuration_error(settings, fresh_keys):
     settings.ACCOUNTS_SIGNING_KEYS_AUTOCREATE = False
     with pytest.raises(ImproperlyConfigured, match="rotate_signing_key"):
