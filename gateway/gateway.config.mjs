@@ -10,6 +10,7 @@ import { corsFor, useRequestGuards } from './lib/plugins/request-guards.mjs';
 import { settings } from './lib/settings.mjs';
 import { loadSupergraph } from './lib/supergraph.mjs';
 import { setupTracing } from './lib/tracing.mjs';
+import { createLeanHttpTransport, rememberRequestId } from './lib/transport/lean-http.mjs';
 
 // Refuse to start on a missing or broken supergraph (the engine would otherwise keep retrying).
 loadSupergraph(settings.supergraphPath);
@@ -62,6 +63,8 @@ function memoryFigures() {
 }
 // Traces to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/operations.md); off otherwise.
 const openTelemetry = setupTracing();
+// The engine's own transport makes the fetch spans, so tracing keeps it.
+const leanTransport = settings.leanTransport && !openTelemetry ? createLeanHttpTransport() : null;
 
 export const gatewayConfig = defineConfig({
   supergraph: settings.supergraphPath,
@@ -85,8 +88,10 @@ export const gatewayConfig = defineConfig({
       return headers;
     },
   },
-  requestId: { headerName: 'x-correlation-id' },
+  // The lean transport forwards the id itself (the engine's onFetch hook does not run for it).
+  requestId: { headerName: 'x-correlation-id', ...(leanTransport ? { generateRequestId: rememberRequestId } : {}) },
 
+  ...(leanTransport ? { transports: { http: leanTransport } } : {}),
   transportEntries: {
     '*.http': { options: { deduplicateInflightRequests: settings.dedupeInflight } },
   },
