@@ -64,7 +64,14 @@ function memoryFigures() {
 // Traces to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/operations.md); off otherwise.
 const openTelemetry = setupTracing();
 // The engine's own transport makes the fetch spans, so tracing keeps it.
-const leanTransport = settings.leanTransport && !openTelemetry ? createLeanHttpTransport() : null;
+const leanTransport = settings.leanTransport && !openTelemetry
+  ? createLeanHttpTransport({ timeoutMs: settings.subgraphTimeoutMs })
+  : null;
+// The engine's per-call timeout only where the lean transport does not time the call itself.
+const upstreamTimeout = leanTransport && settings.subgraphTimeoutMs
+  ? ({ subgraphName, executionRequest }) =>
+      executionRequest && leanTransport.handlesTimeout(subgraphName, executionRequest) ? 0 : settings.subgraphTimeoutMs
+  : settings.subgraphTimeoutMs;
 
 export const gatewayConfig = defineConfig({
   supergraph: settings.supergraphPath,
@@ -95,7 +102,7 @@ export const gatewayConfig = defineConfig({
   transportEntries: {
     '*.http': { options: { deduplicateInflightRequests: settings.dedupeInflight } },
   },
-  ...(settings.subgraphTimeoutMs ? { upstreamTimeout: settings.subgraphTimeoutMs } : {}),
+  ...(settings.subgraphTimeoutMs ? { upstreamTimeout } : {}),
 
   // OWASP GraphQL cheat sheet: bound every dimension of a request before it is planned.
   maxDepth: settings.maxDepth,

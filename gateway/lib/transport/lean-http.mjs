@@ -10,8 +10,10 @@
 //     executionRequest.extensions.headers; they are sent and kept out of the body, like executor-http does;
 //   - the correlation id (useRequestId's onFetch): the client's header, or the id the engine generated
 //     (gateway.config.mjs hands the generator `rememberRequestId`);
-//   - the subgraph timeout: useUpstreamTimeout wraps every subgraph executor (onSubgraphExecute, still run),
-//     answers GATEWAY_TIMEOUT itself and aborts `executionRequest.signal`, which ends our request.
+//   - the subgraph timeout: a timer per call here, with useUpstreamTimeout's answer (a thrown GATEWAY_TIMEOUT,
+//     HTTP 504); gateway.config.mjs turns the engine's (an AbortSignal.timeout, an AbortSignal.any, a
+//     Promise.race per call) off for the calls this transport serves (`handlesTimeout`), not for the others;
+//   - `executionRequest.signal` (when the engine sets one) still aborts the call.
 // Anything this transport does not do (subscriptions, static transport headers, retries, GET, APQ, file
 // uploads, incremental delivery) goes to the engine's transport, built on first use.
 import http from 'node:http';
@@ -24,6 +26,7 @@ import { GraphQLError } from 'graphql';
 const ACCEPT = 'application/graphql-response+json, application/json, multipart/mixed';
 // Options of the engine's http transport this one implements; any other one sends the subgraph there.
 const LEAN_OPTIONS = new Set(['deduplicateInflightRequests']);
+const TIMEOUT_MESSAGE = 'The operation was aborted due to timeout'; // AbortSignal.timeout's, as the engine says it
 
 // The ids useRequestId generated for requests that came without one (the engine keeps its own map private).
 const generatedIds = new WeakMap();
@@ -53,10 +56,16 @@ function abortError(reason, extensions) {
   return createGraphQLError(reason?.message, { extensions, originalError: reason });
 }
 
+/** What useUpstreamTimeout throws when a subgraph call outlives the timeout. */
+function timeoutError() {
+  return createGraphQLError(TIMEOUT_MESSAGE, { extensions: { code: 'GATEWAY_TIMEOUT', http: { status: 504 } } });
+}
+
 /** executor-http's handleError/coerceFetchError for a request that got no answer. */
 function fetchError(error, { signal, endpoint, upstream }) {
   upstream.code = 'SUBREQUEST_HTTP_ERROR';
   if (signal?.aborted) return { errors: [abortError(signal.reason, upstream)] };
+  if (error?.name === 'TimeoutError') return { errors: [abortError(error, upstream)] }; // our timer ended it
   if (error?.message) {
     // whatwg fetch reports a refused/reset connection as TypeError("fetch failed"), which executor-http words so.
     return { errors: [createGraphQLError(`fetch failed to ${endpoint}`, { extensions: upstream, originalError: error })] };
@@ -92,7 +101,7 @@ function readResult(text, upstream) {
 }
 
 /** One POST; resolves (never rejects) to an execution result, as executor-http's executor does. */
-function post({ url, agent, client, endpoint }, body, headers, signal) {
+function post({ url, agent, client, endpoint }, body, headers, signal, call) {
   const upstream = { request: { method: 'POST', body } };
   return new Promise((resolve) => {
     let settled = false;
@@ -108,6 +117,7 @@ function post({ url, agent, client, endpoint }, body, headers, signal) {
       finish(fetchError(error, { signal, endpoint, upstream })); // e.g. a header value Node refuses
       return;
     }
+    if (call) call.request = request;
     request.on('error', (error) => finish(fetchError(error, { signal, endpoint, upstream })));
     request.end(body);
 
@@ -126,12 +136,45 @@ function post({ url, agent, client, endpoint }, body, headers, signal) {
   });
 }
 
+/** useUpstreamTimeout's behaviour at a timer's price: the caller gets GATEWAY_TIMEOUT (thrown) after `ms`;
+ * the HTTP call it started, if any (`call.request`), is ended. */
+function withTimeout(result$, ms, call) {
+  if (!ms) return result$;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(timeoutError());
+      call?.request?.destroy(new DOMException(TIMEOUT_MESSAGE, 'TimeoutError'));
+    }, ms);
+    result$.then((result) => {
+      clearTimeout(timer);
+      resolve(result);
+    });
+  });
+}
+
+/** Whether a call goes to the engine's transport (what this one does not do). */
+function needsEngine(executionRequest) {
+  const ext = executionRequest.extensions;
+  return operationTypeOf(executionRequest) === 'subscription' || Boolean(ext?.fetch || ext?.endpoint || ext?.method || ext?.useGETForQueries);
+}
+
+function operationTypeOf(executionRequest) {
+  return executionRequest.operationType ?? executionRequest.document?.definitions?.find(
+    (definition) => definition.kind === 'OperationDefinition',
+  )?.operation;
+}
+
 /**
  * The transport module shape the engine expects ({getSubgraphExecutor}), for `transports.http`.
  * `fallback` is the engine's http transport (lazily imported), used for whatever this one does not do.
  */
-export function createLeanHttpTransport({ fallback = () => import('@graphql-mesh/transport-http') } = {}) {
+export function createLeanHttpTransport({ timeoutMs = 0, fallback = () => import('@graphql-mesh/transport-http') } = {}) {
+  const leanSubgraphs = new Set();
   return {
+    /** For `upstreamTimeout`: true when this transport times the call itself (the engine need not). */
+    handlesTimeout(subgraphName, executionRequest) {
+      return Boolean(timeoutMs) && leanSubgraphs.has(subgraphName) && !needsEngine(executionRequest);
+    },
     getSubgraphExecutor(payload) {
       const entry = payload.transportEntry;
       let engineExecutor;
@@ -142,6 +185,7 @@ export function createLeanHttpTransport({ fallback = () => import('@graphql-mesh
         return engineExecutor.then((executor) => executor(executionRequest));
       };
       if (!isLeanEntry(entry)) return viaEngine;
+      leanSubgraphs.add(payload.subgraphName);
 
       const url = new URL(entry.location);
       const secure = url.protocol === 'https:';
@@ -186,28 +230,25 @@ export function createLeanHttpTransport({ fallback = () => import('@graphql-mesh
           if (id) headers['x-correlation-id'] = id;
         }
         headers['content-length'] = Buffer.byteLength(body);
-        if (key === null) return post(target, body, headers, signal);
+        const call = {};
+        if (key === null) return withTimeout(post(target, body, headers, signal, call), timeoutMs, call);
 
+        // Each caller has its own timeout (as with the engine); a follower's does not end the shared call.
         const pending = inflight.get(key);
-        if (pending) return new Promise((resolve) => pending.push(resolve));
+        if (pending) return withTimeout(new Promise((resolve) => pending.push(resolve)), timeoutMs, null);
         const followers = [];
         inflight.set(key, followers);
-        return post(target, body, headers, signal).then((result) => {
+        const shared = post(target, body, headers, signal, call).then((result) => {
           inflight.delete(key);
           for (const resolve of followers) resolve(result?.data ? { ...result, data: structuredClone(result.data) } : result);
           return result;
         });
+        return withTimeout(shared, timeoutMs, call);
       }
 
       function leanExecutor(executionRequest) {
-        const operationType = executionRequest.operationType ?? executionRequest.document?.definitions?.find(
-          (definition) => definition.kind === 'OperationDefinition',
-        )?.operation;
-        const ext = executionRequest.extensions;
-        if (operationType === 'subscription' || ext?.fetch || ext?.endpoint || ext?.method || ext?.useGETForQueries) {
-          return viaEngine(executionRequest);
-        }
-        return send(executionRequest, operationType);
+        if (needsEngine(executionRequest)) return viaEngine(executionRequest);
+        return send(executionRequest, operationTypeOf(executionRequest));
       }
       const dispose = () => {
         target.agent.destroy();
