@@ -99,6 +99,7 @@ export const gatewayConfig = defineConfig({
   requestId: { headerName: 'x-correlation-id', ...(leanTransport ? { generateRequestId: rememberRequestId } : {}) },
 
   ...(leanTransport ? { transports: { http: leanTransport } } : {}),
+  ...(settings.subgraphBatching ? {} : { __experimental__batchExecution: false }),
   transportEntries: {
     '*.http': { options: { deduplicateInflightRequests: settings.dedupeInflight } },
   },
