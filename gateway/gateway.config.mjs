@@ -10,6 +10,7 @@ import { corsFor, useRequestGuards } from './lib/plugins/request-guards.mjs';
 import { settings } from './lib/settings.mjs';
 import { loadSupergraph } from './lib/supergraph.mjs';
 import { setupTracing } from './lib/tracing.mjs';
+import { createLeanHttpTransport, rememberRequestId } from './lib/transport/lean-http.mjs';
 
 // Refuse to start on a missing or broken supergraph (the engine would otherwise keep retrying).
 loadSupergraph(settings.supergraphPath);
@@ -62,6 +63,15 @@ function memoryFigures() {
 }
 // Traces to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/operations.md); off otherwise.
 const openTelemetry = setupTracing();
+// The engine's own transport makes the fetch spans, so tracing keeps it.
+const leanTransport = settings.leanTransport && !openTelemetry
+  ? createLeanHttpTransport({ timeoutMs: settings.subgraphTimeoutMs })
+  : null;
+// The engine's per-call timeout only where the lean transport does not time the call itself.
+const upstreamTimeout = leanTransport && settings.subgraphTimeoutMs
+  ? ({ subgraphName, executionRequest }) =>
+      executionRequest && leanTransport.handlesTimeout(subgraphName, executionRequest) ? 0 : settings.subgraphTimeoutMs
+  : settings.subgraphTimeoutMs;
 
 export const gatewayConfig = defineConfig({
   supergraph: settings.supergraphPath,
@@ -85,12 +95,15 @@ export const gatewayConfig = defineConfig({
       return headers;
     },
   },
-  requestId: { headerName: 'x-correlation-id' },
+  // The lean transport forwards the id itself (the engine's onFetch hook does not run for it).
+  requestId: { headerName: 'x-correlation-id', ...(leanTransport ? { generateRequestId: rememberRequestId } : {}) },
 
+  ...(leanTransport ? { transports: { http: leanTransport } } : {}),
+  ...(settings.subgraphBatching ? {} : { __experimental__batchExecution: false }),
   transportEntries: {
     '*.http': { options: { deduplicateInflightRequests: settings.dedupeInflight } },
   },
-  ...(settings.subgraphTimeoutMs ? { upstreamTimeout: settings.subgraphTimeoutMs } : {}),
+  ...(settings.subgraphTimeoutMs ? { upstreamTimeout } : {}),
 
   // OWASP GraphQL cheat sheet: bound every dimension of a request before it is planned.
   maxDepth: settings.maxDepth,

@@ -31,6 +31,8 @@ async function serve() {
 
   // Without GraphiQL the engine's CLI need not hold its 21 MB page bundle in memory (docs/performance.md).
   if (!settings.graphiql) register('./lib/memory/without-laboratory.mjs', import.meta.url);
+  // Yoga's body-size plugin without its per-request stream when Content-Length is known (docs/performance.md §4.3).
+  if (settings.leanBodyLimit) register('./lib/engine/body-limit-hook.mjs', import.meta.url);
 
   // The engine's own CLI, run in this process (its bin is not an exported module path).
   const require = createRequire(import.meta.url);

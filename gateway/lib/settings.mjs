@@ -72,6 +72,16 @@ export const settings = Object.freeze({
   maxJsonDepth: limit('GATEWAY_MAX_JSON_DEPTH', 'maxJsonDepth'),
   maxHeaderBytes: int('GATEWAY_MAX_HEADER_BYTES', 16 * 1024),
   subgraphTimeoutMs: int('GATEWAY_SUBGRAPH_TIMEOUT_MS', 10_000),
+  // Subgraph calls over node:http keep-alive instead of the engine's fetch-based executor (lib/transport/
+  // lean-http.mjs, same answers; docs/performance.md §4.3). Off: the engine's @graphql-mesh/transport-http.
+  // Off as well while OpenTelemetry is on (the engine's transport makes the fetch spans).
+  leanTransport: bool('GATEWAY_LEAN_TRANSPORT', true),
+  // graphql-yoga's body-size plugin without its per-request counting stream when the request has a
+  // Content-Length (lib/engine/body-limit.mjs; the limits stay the same; docs/performance.md §4.3).
+  leanBodyLimit: bool('GATEWAY_LEAN_BODY_LIMIT', true),
+  // The engine's per-request DataLoader that merges same-tick calls to one subgraph into one request
+  // (`__experimental__batchExecution`); measured in docs/performance.md §4.3.
+  subgraphBatching: bool('GATEWAY_SUBGRAPH_BATCHING', true),
   // Identical in-flight subgraph requests (same query, variables and forwarded headers) share one fetch.
   dedupeInflight: bool('GATEWAY_DEDUPE_INFLIGHT', true),
   // Browser origins allowed to call the API; none in production unless configured.
