@@ -7,8 +7,10 @@ on the shared cores) and full garbage collections walking the whole imported app
 """
 
 import gc
+import io
 import multiprocessing
 import os
+import sys
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -41,10 +43,48 @@ errorlog = "-"
 control_socket_disable = True
 
 
+def warm_up(app: object, path: str) -> str:
+    """Serve one `{ __typename }` request through the preloaded WSGI app, in process, and return its status.
+
+    Why: preloading imports the app but a Django + graphene service does ~150 ms of CPU of lazy work on
+    its first request (URLconf and view imports, the schema's type map, graphql-core's validation rules,
+    middleware chains). Without this every forked worker paid it on the first request it served, on the
+    shared cores: the 0.4-0.8 s requests behind the uncached catalog's p99 spikes (docs/performance.md §3.2).
+    Done in the master before gc.freeze, so every fork inherits it. The database connection this may open
+    is closed before forking (a socket shared by forks would corrupt both ends)."""
+    body = b'{"query": "{ __typename }"}'
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+               "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": "application/json",
+               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+               "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": True,
+               "wsgi.multiprocess": True, "wsgi.run_once": False, "SERVER_PROTOCOL": "HTTP/1.1"}
+    statuses: list[str] = []
+    try:
+        result = app(environ, lambda status, headers, exc_info=None: statuses.append(status))  # type: ignore[operator]
+        for _ in result:
+            pass
+        getattr(result, "close", lambda: None)()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+    return statuses[0] if statuses else ""
+
+
 def when_ready(server: object) -> None:
-    """After preloading: move everything imported so far out of the collector's sight (gc.freeze), so
-    full collections in the workers walk only the objects requests create, not the whole of Django,
-    graphene and the schema (those pauses were the p99), and forked pages stay shared."""
-    if preload_app and _bool("GUNICORN_GC_FREEZE", True):
+    """After preloading: warm the app up once (warm_up), then move everything imported and built so far
+    out of the collector's sight (gc.freeze), so full collections in the workers walk only the objects
+    requests create, not the whole of Django, graphene and the schema (those pauses were the p99), and
+    forked pages stay shared."""
+    if not preload_app:
+        return
+    path = os.environ.get("GUNICORN_WARMUP_PATH", "/graphql/")
+    if path:
+        try:
+            status = warm_up(server.app.wsgi(), path)  # type: ignore[attr-defined]
+            server.log.info("warm-up %s: %s", path, status)  # type: ignore[attr-defined]
+        except Exception:  # a warm-up must never keep a service from starting
+            server.log.exception("warm-up %s failed; workers warm up on their first request", path)  # type: ignore[attr-defined]
+    if _bool("GUNICORN_GC_FREEZE", True):
         gc.collect()
         gc.freeze()
