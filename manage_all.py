@@ -29,6 +29,7 @@ MANAGE_ALIASES = {
 EPILOG = """examples:
   python3 manage_all.py up                  run the whole system (Ctrl-C stops it)
   python3 manage_all.py test -k pagination  the whole suite, extra arguments go to pytest
+  python3 manage_all.py test catalog -x     one suite (suite names first: common, <service>, cross-service)
   python3 manage_all.py manage check        `manage.py check` in every service, output labelled [service]
   python3 manage_all.py check --deploy      the deployment checks with production settings
   python3 manage_all.py <command> --help    the options of one command
@@ -78,7 +79,9 @@ def build_parser() -> Parser:
     up.add_argument("--prod", action="store_true", help="gunicorn and production settings (no GraphiQL, masked errors)")
     command("test", "lint and run every test suite (what CI runs); extra arguments go to pytest",
             "ruff check ., then the tests of common/, of each service and the cross-service tests in tests/.\n"
-            "Every argument after `test` goes to each pytest run, e.g. `test -k pagination -x`.\n"
+            "Leading suite names run only those suites (`test catalog cross-service`: common, catalog, cart,\n"
+            "orders, accounts, cross-service); every other argument goes to each pytest run, e.g.\n"
+            "`test -k pagination -x`, `test catalog -k stock`.\n"
             "The last line is `all suites: N passed, N failed, N skipped`.")
     command("setup", "virtualenv, requirements, databases, migrations, demo data")
     command("compose", "compose gateway/supergraph.graphql from the subgraphs (started for the occasion if needed)")

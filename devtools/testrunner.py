@@ -34,7 +34,20 @@ def suites() -> list[tuple[str, Path]]:
     return found
 
 
-def run_tests(pytest_args: list[str]) -> int:
+def select_suites(args: list[str]) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Leading arguments that name suites (`catalog`, `cross-service`, ...) pick those suites; the rest go to
+    pytest. No suite named: every suite."""
+    every = suites()
+    names = {name for name, _ in every}
+    chosen: list[str] = []
+    while len(chosen) < len(args) and args[len(chosen)] in names:
+        chosen.append(args[len(chosen)])
+    picked = [suite for suite in every if suite[0] in chosen] if chosen else every
+    return picked, args[len(chosen):]
+
+
+def run_tests(args: list[str]) -> int:
+    selected, pytest_args = select_suites(args)
     ensure_backing_services()
     LOG_DIR.mkdir(exist_ok=True)
     failures: list[str] = []
@@ -42,7 +55,7 @@ def run_tests(pytest_args: list[str]) -> int:
     if subprocess.run([str(VENV_BIN / "ruff"), "check", "."], cwd=ROOT).returncode:
         failures.append("ruff")
     passed = failed = skipped = 0
-    for name, directory in suites():
+    for name, directory in selected:
         say(f"pytest: {name}")
         report = LOG_DIR / f"junit-{name}.xml"
         report.unlink(missing_ok=True)

@@ -52,6 +52,15 @@ def test_junit_counts_failures_errors_and_skips(tmp_path: Path):
     assert testrunner.junit_counts(tmp_path / "missing.xml") == (0, 0, 0)
 
 
+def test_leading_suite_names_pick_suites_and_the_rest_goes_to_pytest():
+    every = testrunner.suites()
+    assert testrunner.select_suites([]) == (every, [])
+    assert testrunner.select_suites(["-k", "catalog"]) == (every, ["-k", "catalog"])
+    picked, rest = testrunner.select_suites(["cross-service", "catalog", "-x", "common"])
+    assert [name for name, _ in picked] == ["catalog", "cross-service"]  # in the runner's order
+    assert rest == ["-x", "common"]  # only leading names select
+
+
 def test_the_runner_runs_common_then_each_service_then_the_cross_service_tests():
     names = [name for name, _ in testrunner.suites()]
     assert names == ["common", *services.service_names(), "cross-service"]
