@@ -164,3 +164,7 @@ def test_static_key_from_settings_with_a_previous_key_still_published(settings, 
     assert len(client.get("/.well-known/jwks.json").json()["keys"]) == 2
     with pytest.raises(CommandError, match="ACCOUNTS_SIGNING_KEY_PEM"):
         call_command("rotate_signing_key", stdout=StringIO())
+    out = StringIO()
+    call_command("rotate_signing_key", "--if-missing", stdout=out)  # setup with production settings runs this
+    assert "nothing to do" in out.getvalue()
+    assert keys.keyring().active().kid == ring.active().kid

@@ -21,6 +21,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         ring = keyring()
         if not isinstance(ring, DirectoryKeyring):
+            if options["if_missing"]:  # a configured PEM is a key already: nothing to provision
+                self.stdout.write("ACCOUNTS_SIGNING_KEY_PEM is set: nothing to do.")
+                return
             raise CommandError(
                 "ACCOUNTS_SIGNING_KEY_PEM is set: rotate by deploying a new PEM and listing the old one "
                 "in ACCOUNTS_PREVIOUS_SIGNING_KEYS_FILES."
